@@ -1,0 +1,387 @@
+"""crabview's command line. ``crabview [ROOT]`` opens the TUI; the rest are for scripts.
+
+Nothing here imports Textual unless the TUI is asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from .progress import Progress
+from .render.safe import one_line, visible
+from .store.layout import StoreError, parse_slug, resolve
+from .store.store import Store
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"crabview: {visible(message, multiline=False)}", err=True)
+    sys.exit(code)
+
+
+def _open_store(root: str | None) -> Store:
+    try:
+        return Store.open(root)
+    except StoreError as e:
+        _fail(str(e))
+    except OSError as e:
+        _fail(f"{root}: {e.strerror or e}")
+
+
+def _session_target(session: str, root: str | None) -> tuple[Store, str]:
+    """SESSION may be a session directory or a slug under ROOT."""
+    p = Path(session).expanduser()
+    if p.is_dir() and (root is None or os.sep in session or session in (".", "..")):
+        try:
+            layout = resolve(p)
+        except StoreError as e:
+            _fail(str(e))
+        if layout.session is None:
+            if (p / "meta").exists() or p.parent.name == "sessions":
+                from .store.layout import StoreLayout
+
+                rootp = p.parent.parent if p.parent.name == "sessions" else None
+                layout = StoreLayout(root=rootp, sessions_dir=p.parent, session=p.name)
+            else:
+                _fail(f"{session}: not a session directory (no meta, no step- files)")
+        return Store(layout), layout.session  # type: ignore[return-value]
+    store = _open_store(root)
+    if not (store.sessions_dir / session).is_dir():
+        _fail(f"no session {session!r} under {store.sessions_dir}")
+    return store, session
+
+
+def _dump(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+class DefaultGroup(click.Group):
+    """``crabview [ROOT]`` means ``crabview ui [ROOT]``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
+            args = ["ui", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="crabview")
+def main() -> None:
+    """Inspect a crabtalk 0.0.22 session store exactly as the daemon reads it.
+
+    ROOT is a crabtalk root (holding sessions/), a sessions directory or one
+    session directory; by default $CRABTALK_HOME, then ~/.crabtalk.
+    """
+
+
+@main.command()
+@click.argument("root", required=False)
+@click.option("--poll", is_flag=True, help="Poll the store instead of using inotify.")
+def ui(root: str | None, poll: bool) -> None:
+    """Open the browser (the default command)."""
+    store = _open_store(root)
+    _run_tui(store, poll=poll)
+
+
+def _run_tui(store: Store, poll: bool = False, live_writer: Any = None) -> None:
+    try:
+        from .tui.app import make_app
+    except ImportError as e:  # pragma: no cover - textual is a dependency
+        _fail(f"the TUI needs Textual: {e}")
+    if not sys.stdout.isatty():
+        _fail("the TUI needs a terminal; for scripts use `crabview ls`, `show`, `check` or `tail`")
+    app = make_app(store, poll=poll, live_writer=live_writer)
+    app.run()
+
+
+# --- ls --------------------------------------------------------------------------
+
+
+def _rel_time(ts: str) -> str:
+    return ts.replace("T", " ")[:19] if ts else "-"
+
+
+@main.command()
+@click.argument("root", required=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of sessions.")
+@click.option("--quick", is_flag=True, help="Meta and names only: skip decoding steps (no compact/problem counts).")
+def ls(root: str | None, as_json: bool, quick: bool) -> None:
+    """List sessions: agent, sender, seq, title, steps, compacts, problems, updated."""
+    store = _open_store(root)
+    rows: list[dict[str, Any]] = []
+    latest: dict[tuple[str, str], str] = {}
+    with Progress("reading sessions") as progress:
+        if quick:
+            for sm in store.summaries(progress):
+                ps = parse_slug(sm.slug)
+                meta = sm.meta
+                rows.append(
+                    {
+                        "slug": sm.slug,
+                        "listed": sm.listed,
+                        "agent": ps.agent if ps else None,
+                        "sender": ps.sender if ps else None,
+                        "seq": ps.seq if ps else None,
+                        "title": meta.title if meta else None,
+                        "meta_status": sm.meta_status,
+                        "steps": sm.step_names,
+                        "tmp_files": sm.tmp_names,
+                        "compacts": None,
+                        "problems": None,
+                        "updated": meta.updated_at if meta else None,
+                        "message_count": meta.message_count if meta else None,
+                    }
+                )
+        else:
+            for s in store.iter_sessions(progress):
+                ps = s.parsed_slug
+                meta = s.meta
+                rows.append(
+                    {
+                        "slug": s.slug,
+                        "listed": s.listed,
+                        "agent": ps.agent if ps else None,
+                        "sender": ps.sender if ps else None,
+                        "seq": ps.seq if ps else None,
+                        "title": meta.title if meta else None,
+                        "meta_status": s.meta_status,
+                        "load": s.load_status,
+                        "steps": len(s.steps),
+                        "compacts": s.compact_count,
+                        "problems": len(s.problems),
+                        "replay_entries": len(s.replay_indices),
+                        "archive": s.archive,
+                        "updated": meta.updated_at if meta else None,
+                        "message_count": meta.message_count if meta else None,
+                    }
+                )
+    for r in rows:
+        if r["agent"] is not None:
+            key = (r["agent"], r["sender"])
+            if key not in latest:
+                latest[key] = store.latest(r["agent"], r["sender"]) or ""
+            r["latest"] = latest[key] == r["slug"]
+        else:
+            r["latest"] = False
+    if as_json:
+        _dump(rows)
+        return
+    if not rows:
+        click.echo(f"no sessions under {store.sessions_dir}")
+        return
+    header = f"{'SESSION':<32} {'TITLE':<28} {'STEPS':>6} {'CMP':>4} {'PROB':>5}  UPDATED              FLAGS"
+    click.echo(header)
+    for r in rows:
+        flags = []
+        if not r["listed"]:
+            flags.append("hidden")
+        if r["latest"]:
+            flags.append("latest")
+        if r.get("load") == "error":
+            flags.append("load-fails")
+        cmp_ = "?" if r["compacts"] is None else str(r["compacts"])
+        prob = "?" if r["problems"] is None else str(r["problems"])
+        click.echo(
+            f"{one_line(r['slug'], 32):<32} {one_line(r['title'] or '-', 28):<28} {r['steps']:>6} {cmp_:>4} {prob:>5}  "
+            f"{_rel_time(one_line(r['updated'] or '', 30)):<20} {','.join(flags)}"
+        )
+
+
+# --- show -------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("session")
+@click.option("--root", help="Store root when SESSION is a slug.")
+@click.option("--json", "as_json", is_flag=True, help="The session as one JSON object.")
+@click.option("--all", "mode", flag_value="all", default=True, help="Every step file (default).")
+@click.option("--replay", "mode", flag_value="replay", help="Only what the daemon would replay.")
+def show(session: str, root: str | None, as_json: bool, mode: str) -> None:
+    """Show one session: every step with the daemon's verdict, or just the replay."""
+    from .render.text import ToolIndex, session_json, step_text, summary
+
+    store, slug = _session_target(session, root)
+    s = store.load_session(slug)
+    if as_json:
+        d = session_json(s)
+        if mode == "replay":
+            keep = set(d["replay_files"])
+            d["steps"] = [st for st in d["steps"] if st["file"] in keep]
+            d["archive_content"] = s.archive_text
+        _dump(d)
+        return
+    meta = s.meta
+    click.echo(f"session {visible(s.slug)}  ({s.path})")
+    if meta is not None:
+        click.echo(f"  agent {one_line(meta.agent)} · created by {one_line(meta.created_by)} · {one_line(meta.created_at)} · title {one_line(meta.title) or '-'}")
+    click.echo(f"  meta: {s.meta_status}" + (f" ({one_line(s.meta_error or '')})" if s.meta_error else "") + f" · daemon load: {s.load_status}" + ("" if s.listed else " · hidden from the daemon's listing"))
+    if s.load_error:
+        click.echo(f"  load: {one_line(s.load_error, 300)}")
+    if s.boundary is not None:
+        found = {True: "in memory.db", False: "MISSING from memory.db", None: "legacy, no archive"}[s.archive_found]
+        click.echo(f"  replay starts at {s.boundary.name}; archive {s.archive or '-'} ({found})")
+    click.echo(f"  next step number: {s.next_step} · replayed entries: {len(s.replay_indices)} of {len(s.steps)} files")
+    tools = ToolIndex(s.steps)
+    click.echo("")
+    if mode == "replay":
+        if s.archive is not None:
+            click.echo(f"[archive {visible(s.archive)}]\n{visible(s.archive_text or '')}\n")
+        for i in s.replay_indices:
+            st = s.steps[i]
+            click.echo(f"── {st.name}")
+            click.echo(step_text(st, tools))
+            click.echo("")
+        return
+    from .render.text import KIND_GLYPH
+
+    start = s.replay_start
+    for i, st in enumerate(s.steps):
+        if i == start and start > 0:
+            click.echo("──────── replay starts here ────────")
+        mark = " " if s.is_replayed(i) or st.kind != "entry" else "·"
+        click.echo(f"{KIND_GLYPH[st.kind]}{mark}{st.name:<22} {summary(st, tools, 120)}")
+    if s.problems:
+        click.echo("")
+        click.echo(f"problems ({len(s.problems)}):")
+        for p in s.problems:
+            click.echo(f"  [{p.code}] {p.file or ''} {one_line(p.reason, 200)}")
+
+
+# --- check ---------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("target", required=False)
+@click.option("--json", "as_json", is_flag=True)
+def check(target: str | None, as_json: bool) -> None:
+    """Every problem in a store (or one session). Exit 0 clean, 1 problems, 2 unreadable root."""
+    from .render.text import session_json
+
+    store = _open_store(target)
+    sessions: dict[str, Any] = {}
+    problems: list[Any] = []
+    store_problems = store.store_problems()
+    with Progress("checking sessions") as progress:
+        for s in store.iter_sessions(progress):
+            if as_json:
+                sessions[s.slug] = session_json(s)
+            problems.extend(s.problems)
+    problems = store_problems + problems
+    if as_json:
+        import msgspec
+
+        _dump(
+            {
+                "root": str(store.layout.root) if store.layout.root else None,
+                "sessions_dir": str(store.sessions_dir),
+                "memory": {"status": store.memory.status, "error": store.memory.error, "entries": len(store.memory.entries)},
+                "store_problems": [msgspec.to_builtins(p) for p in store_problems],
+                "sessions": sessions,
+                "problem_count": len(problems),
+            }
+        )
+    else:
+        for p in problems:
+            where = "/".join(x for x in (p.slug, p.file) if x)
+            click.echo(f"{p.severity:<7} {p.code:<22} {one_line(where, 60)}: {one_line(p.reason, 240)}")
+        n = len(problems)
+        click.echo(f"{n} problem{'s' if n != 1 else ''} in {len(list(store.session_entries()))} session(s)", err=True)
+    sys.exit(1 if problems else 0)
+
+
+# --- latest / archives ------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("agent")
+@click.argument("sender")
+@click.option("--root")
+def latest(agent: str, sender: str, root: str | None) -> None:
+    """The daemon's latest session for (AGENT, SENDER); exit 1 when none."""
+    store = _open_store(root)
+    slug = store.latest(agent, sender)
+    if slug is None:
+        click.echo("no session", err=True)
+        sys.exit(1)
+    click.echo(visible(slug, multiline=False))
+
+
+@main.command()
+@click.argument("root", required=False)
+@click.option("--json", "as_json", is_flag=True)
+def archives(root: str | None, as_json: bool) -> None:
+    """memory.db entries (compaction archives and others)."""
+    import msgspec
+
+    store = _open_store(root)
+    mem = store.memory
+    if as_json:
+        _dump({"status": mem.status, "error": mem.error, "path": mem.path, "entries": [msgspec.to_builtins(e) for e in mem.entries]})
+        sys.exit(0 if mem.status != "unreadable" else 1)
+    if mem.status != "ok":
+        click.echo(f"memory.db {mem.status}: {mem.error}", err=True)
+        sys.exit(0 if mem.status == "missing" else 1)
+    for e in mem.entries:
+        aliases = f" (aliases: {', '.join(one_line(a, 40) for a in e.aliases)})" if e.aliases else ""
+        click.echo(f"{e.id:>5} {e.kind:<8} {one_line(e.name, 40):<40} {len(e.content):>7} chars{aliases}")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--root")
+def archive(name: str, root: str | None) -> None:
+    """Print one memory.db entry's content (by name or alias)."""
+    store = _open_store(root)
+    if store.memory.status != "ok":
+        _fail(f"memory.db {store.memory.status}: {store.memory.error}", 1)
+    e = store.memory.resolve(name)
+    if e is None:
+        _fail(f"no memory entry named {name!r}", 1)
+    click.echo(visible(e.content))
+
+
+# --- demo ---------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("path", required=False)
+@click.option("--live", is_flag=True, help="Keep writing into the demo store like a running daemon.")
+@click.option("--no-ui", is_flag=True, help="Only write the store and print where it is.")
+def demo(path: str | None, live: bool, no_ui: bool) -> None:
+    """Write the demo store (to PATH or a temp dir) and open it."""
+    from .demo import build_demo
+
+    if path is None:
+        path = tempfile.mkdtemp(prefix="crabview-demo-")
+    p = Path(path)
+    if p.exists() and any(p.iterdir()):
+        if not (p / "sessions").is_dir():
+            _fail(f"{p} exists and is not empty; give an empty or new directory")
+        click.echo(f"using the existing store at {p}", err=True)
+    else:
+        build_demo(p)
+        click.echo(f"demo store written to {p}", err=True)
+    if no_ui or not sys.stdout.isatty():
+        click.echo(str(p))
+        return
+    store = _open_store(str(p))
+    writer = None
+    if live:
+        from .live_demo import LiveDemoWriter
+
+        writer = LiveDemoWriter(p)
+    _run_tui(store, live_writer=writer)
+
+
+def run() -> None:  # console-script entry point
+    main()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

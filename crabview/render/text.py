@@ -1,0 +1,378 @@
+"""Turn decoded steps into words, once, for every output.
+
+The TUI, ``show``, ``tail``, ``export`` and the FUSE files all call these
+functions, so a step reads the same everywhere. All text is passed through
+``safe.visible``: nothing from a store reaches a terminal raw.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Iterable
+
+import msgspec
+
+from ..store import models as m
+from ..store.layout import step_number
+from .safe import one_line, visible
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..store.session import Session, StepFile
+
+KIND_GLYPH = {
+    m.KIND_ENTRY: "●",
+    m.KIND_EVENT: "◆",
+    m.KIND_COMPACT: "═",
+    m.KIND_LEGACY: "≡",
+    m.KIND_UNPARSABLE: "✗",
+    m.KIND_UNREADABLE: "⊘",
+}
+
+
+def _json(v: Any, indent: int | None = None) -> str:
+    try:
+        return json.dumps(v, ensure_ascii=False, indent=indent, sort_keys=False)
+    except (TypeError, ValueError):
+        return repr(v)
+
+
+def fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+# --- tool pairing -----------------------------------------------------------
+
+
+class ToolIndex:
+    """call id -> (tool name, input, step file) from every tool_use in a session."""
+
+    def __init__(self, steps: Iterable["StepFile"] = ()):
+        self.calls: dict[str, tuple[str, Any, str]] = {}
+        for s in steps:
+            self.add(s)
+
+    def add(self, s: "StepFile") -> None:
+        v = s.value
+        if type(v) is m.HistoryEntry:
+            for b in v.message.content:
+                if type(b) is m.ToolUseBlock:
+                    self.calls[b.id] = (b.name, b.input, s.name)
+        elif type(v) is m.ToolStartEvent:
+            for c in v.calls:
+                self.calls.setdefault(c.id, (c.name, c.arguments, s.name))
+
+    def name_of(self, call_id: str) -> str | None:
+        c = self.calls.get(call_id)
+        return c[0] if c else None
+
+
+# --- one-line summaries ----------------------------------------------------------
+
+
+def role_of(step: "StepFile") -> str:
+    """Role for entries, event name for events, the kind otherwise."""
+    v = step.value
+    if type(v) is m.HistoryEntry:
+        role = visible(v.message.role, multiline=False)
+        return f"{role}@{visible(v.agent, multiline=False)}" if v.agent else role
+    if v is not None and step.kind == m.KIND_EVENT:
+        return v.__struct_config__.tag  # type: ignore[attr-defined]
+    return step.kind
+
+
+def _args_short(inp: Any, width: int = 60) -> str:
+    if isinstance(inp, dict):
+        parts = [f"{k}={_json(v) if not isinstance(v, str) else v}" for k, v in inp.items()]
+        return one_line(", ".join(parts), width)
+    return one_line(_json(inp), width)
+
+
+def _content_str(c: Any) -> str:
+    if isinstance(c, str):
+        return c
+    if isinstance(c, list):
+        out = []
+        for b in c:
+            if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str):
+                out.append(b["text"])
+            else:
+                out.append(_json(b))
+        return "\n".join(out)
+    return _json(c)
+
+
+def block_summary(b: Any, tools: ToolIndex | None = None) -> str:
+    t = type(b)
+    if t is m.TextBlock:
+        return one_line(b.text, 120)
+    if t is m.ThinkingBlock:
+        return "[thinking] " + one_line(b.thinking, 60)
+    if t is m.ToolUseBlock:
+        return f"→ {one_line(b.name, 40)}({_args_short(b.input)})"
+    if t is m.ToolResultBlock:
+        name = tools.name_of(b.tool_use_id) if tools else None
+        err = " ERROR" if b.is_error else ""
+        label = f"{one_line(name, 40)} " if name else ""
+        return f"← {label}result{err}: {one_line(_content_str(b.content), 80)}"
+    if t is m.ImageBlock:
+        return "[image]"
+    return one_line(repr(b), 60)
+
+
+def summary(step: "StepFile", tools: ToolIndex | None = None, width: int = 160) -> str:
+    """One line describing a step, for timelines and ``tail``."""
+    v = step.value
+    t = type(v)
+    if step.kind == m.KIND_UNPARSABLE:
+        at = f" (byte {step.offset})" if step.offset is not None else ""
+        return one_line(f"unparsable, skipped: {step.error}{at}", width)
+    if step.kind == m.KIND_UNREADABLE:
+        return one_line(f"unreadable: {step.error}", width)
+    if t is m.HistoryEntry:
+        parts = [block_summary(b, tools) for b in v.message.content] or ["(empty)"]
+        return one_line(" · ".join(parts), width)
+    if t is m.Compact:
+        return one_line(f"compact → archive {v.archive_name} at {v.archived_at}", width)
+    if t is m.LegacyCompact:
+        title = f" “{v.title}”" if v.title else ""
+        return one_line(f"legacy compact{title}: {v.compact}", width)
+    if t is m.ToolStartEvent:
+        calls = ", ".join(f"{c.name}({one_line(c.arguments, 40)})" for c in v.calls)
+        return one_line(f"tool_start {calls}", width)
+    if t is m.ToolResultEvent:
+        name = tools.name_of(v.call_id) if tools else None
+        label = f" {name}" if name else ""
+        return one_line(f"tool_result{label} {v.call_id} in {fmt_int(v.duration_ms)} ms", width)
+    if t is m.DoneEvent:
+        u = v.usage
+        return one_line(
+            f"done {v.model} · {v.iterations} iter · {v.stop_reason} · {fmt_int(u.total_tokens)} tok "
+            f"({fmt_int(u.prompt_tokens)} in / {fmt_int(u.completion_tokens)} out)",
+            width,
+        )
+    if t is m.UserSteeredEvent:
+        return one_line(f"user steered: {v.content}", width)
+    return one_line(repr(v), width)
+
+
+# --- full text ------------------------------------------------------------------
+
+
+def block_text(b: Any, tools: ToolIndex | None = None) -> str:
+    t = type(b)
+    if t is m.TextBlock:
+        return visible(b.text)
+    if t is m.ThinkingBlock:
+        sig = f" (signed {one_line(b.signature, 24)})" if b.signature else ""
+        return f"[thinking{sig}]\n{visible(b.thinking)}"
+    if t is m.ToolUseBlock:
+        return f"[tool_use {one_line(b.name)} id={one_line(b.id)}]\n{visible(_json(b.input, 2))}"
+    if t is m.ToolResultBlock:
+        name = tools.name_of(b.tool_use_id) if tools else None
+        label = f" of {one_line(name)}" if name else ""
+        err = " ERROR" if b.is_error else ""
+        return f"[tool_result{label} id={one_line(b.tool_use_id)}{err}]\n{visible(_content_str(b.content))}"
+    if t is m.ImageBlock:
+        return f"[image] {one_line(_json(b.source), 120)}"
+    return visible(repr(b))
+
+
+def step_text(step: "StepFile", tools: ToolIndex | None = None, archive: str | None = None) -> str:
+    """The full human text of a step (plain, multi-line, inert)."""
+    v = step.value
+    t = type(v)
+    if step.kind in (m.KIND_UNPARSABLE, m.KIND_UNREADABLE):
+        return summary(step, tools, width=10_000)
+    if t is m.HistoryEntry:
+        head = role_of(step)
+        body = "\n\n".join(block_text(b, tools) for b in v.message.content)
+        return f"{head}:\n{body}"
+    if t is m.Compact:
+        text = f"compact boundary: archive {visible(v.archive_name)} (archived {visible(v.archived_at)})"
+        if archive is not None:
+            text += "\n\n" + visible(archive)
+        return text
+    if t is m.LegacyCompact:
+        title = f" “{visible(v.title)}”" if v.title else ""
+        return f"legacy compact{title} (archived {visible(v.archived_at) or '?'}); inline summary, not an archive:\n\n{visible(v.compact)}"
+    if t is m.ToolStartEvent:
+        lines = [f"tool_start at {visible(v.ts)}"]
+        for c in v.calls:
+            lines.append(f"  {one_line(c.name)} id={one_line(c.id)} {visible(c.arguments)}")
+        return "\n".join(lines)
+    if t is m.DoneEvent:
+        u = v.usage
+        lines = [
+            f"done at {visible(v.ts)}: model {visible(v.model)}, {v.iterations} iterations, stop: {visible(v.stop_reason)}",
+            f"  prompt {fmt_int(u.prompt_tokens)} · completion {fmt_int(u.completion_tokens)} · total {fmt_int(u.total_tokens)}",
+        ]
+        if u.prompt_cache_hit_tokens is not None or u.prompt_cache_miss_tokens is not None:
+            lines.append(f"  cache hit {fmt_int(u.prompt_cache_hit_tokens or 0)} · miss {fmt_int(u.prompt_cache_miss_tokens or 0)}")
+        return "\n".join(lines)
+    return summary(step, tools, width=10_000)
+
+
+# --- JSON views (the show --json contract) ---------------------------------------
+
+
+def value_builtins(v: Any) -> Any:
+    """A decoded value as plain JSON data, with the variant named."""
+    if v is None:
+        return None
+    return msgspec.to_builtins(v)
+
+
+def step_json(step: "StepFile", session: "Session | None" = None, index: int | None = None) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "file": step.name,
+        "number": step_number(step.name),
+        "kind": step.kind,
+        "error": step.error,
+        "offset": step.offset,
+        "size": step.size,
+        "tmp": step.is_tmp,
+        "notes": list(step.notes),
+        "value": value_builtins(step.value),
+    }
+    if step.kind == m.KIND_EVENT:
+        d["event"] = step.value.__struct_config__.tag
+    if session is not None and index is not None:
+        d["replayed"] = session.is_replayed(index)
+        d["boundary"] = session.boundary is not None and session.boundary.index == index
+    if step.variants:
+        d["variants"] = [{"variant": n, "error": e, "offset": o} for n, e, o in step.variants]
+    return d
+
+
+def session_json(s: "Session") -> dict[str, Any]:
+    """The ``show --json`` object (field names are a contract)."""
+    meta = s.meta
+    steps = [step_json(st, s, i) for i, st in enumerate(s.steps)]
+    return {
+        "slug": s.slug,
+        "path": str(s.path),
+        "listed": s.listed,
+        "meta_status": s.meta_status,
+        "meta_error": s.meta_error,
+        "meta": value_builtins(meta),
+        "load": s.load_status,
+        "load_error": s.load_error,
+        "steps": steps,
+        "replay_files": [s.steps[i].name for i in s.replay_indices] if s.load_status == "ok" else [],
+        "replay_start": s.boundary.name if s.boundary else None,
+        "archive": s.archive,
+        "archive_found": s.archive_found,
+        "next_step": s.next_step,
+        "counts": s.kind_counts(),
+        "usage": s.usage_totals(),
+        "problems": [msgspec.to_builtins(p) for p in s.problems],
+    }
+
+
+# --- Markdown (transcript.md and export) --------------------------------------------
+
+
+def _md_escape_fence(text: str) -> str:
+    return text.replace("```", "`\u200b``")
+
+
+def _md_block(b: Any, tools: ToolIndex) -> str:
+    t = type(b)
+    if t is m.TextBlock:
+        return visible(b.text)
+    if t is m.ThinkingBlock:
+        return "<details><summary>thinking</summary>\n\n" + _quote(visible(b.thinking)) + "\n\n</details>"
+    if t is m.ToolUseBlock:
+        return f"**tool call** `{one_line(b.name)}` (`{one_line(b.id)}`)\n\n```json\n{_md_escape_fence(visible(_json(b.input, 2)))}\n```"
+    if t is m.ToolResultBlock:
+        name = tools.name_of(b.tool_use_id)
+        label = f" of `{one_line(name)}`" if name else ""
+        err = " **(error)**" if b.is_error else ""
+        return f"**tool result**{label} (`{one_line(b.tool_use_id)}`){err}\n\n```\n{_md_escape_fence(visible(_content_str(b.content)))}\n```"
+    if t is m.ImageBlock:
+        return "*[image]*"
+    return visible(repr(b))
+
+
+def _quote(text: str) -> str:
+    return "\n".join("> " + line for line in text.split("\n"))
+
+
+def step_markdown(step: "StepFile", tools: ToolIndex, archive_text: str | None = None) -> str:
+    v = step.value
+    t = type(v)
+    name = step.name
+    if step.kind == m.KIND_UNPARSABLE:
+        at = f" at byte {step.offset}" if step.offset is not None else ""
+        return f"> **✗ {name}: unparsable, the daemon skips it**{at}\n> {one_line(step.error or '', 400)}"
+    if step.kind == m.KIND_UNREADABLE:
+        return f"> **⊘ {name}: unreadable, the daemon cannot load this session**\n> {one_line(step.error or '', 400)}"
+    if t is m.HistoryEntry:
+        who = role_of(step)
+        body = "\n\n".join(_md_block(b, tools) for b in v.message.content)
+        return f"### {who} · `{name}`\n\n{body}"
+    if t is m.Compact:
+        text = f"---\n\n## ═ compact boundary · `{name}` · archive `{one_line(v.archive_name)}` · {one_line(v.archived_at)}"
+        if archive_text is not None:
+            text += "\n\n" + _quote(visible(archive_text))
+        return text + "\n\n---"
+    if t is m.LegacyCompact:
+        title = f" “{one_line(v.title)}”" if v.title else ""
+        return f"---\n\n## ≡ legacy compact{title} · `{name}` (inline summary, no archive)\n\n{_quote(visible(v.compact))}\n\n---"
+    return f"*◆ `{name}` {summary(step, tools)}*"
+
+
+def session_markdown(s: "Session", replay_only: bool = False) -> str:
+    """The whole session as Markdown (``transcript.md`` and ``export --format md``)."""
+    meta = s.meta
+    title = one_line(meta.title) if meta and meta.title else s.slug
+    out = [f"# {title}", ""]
+    out.append(f"- session: `{s.slug}`")
+    if meta:
+        out.append(f"- agent: {one_line(meta.agent)} · created by: {one_line(meta.created_by)} · created: {one_line(meta.created_at)}")
+    out.append(f"- meta: {s.meta_status} · daemon load: {s.load_status}" + (f" ({one_line(s.load_error or '')})" if s.load_error else ""))
+    c = s.kind_counts()
+    out.append(
+        f"- steps: {len(s.steps)} ({c['entry']} entries, {c['event']} events, {c['compact'] + c['legacy_compact']} compacts, "
+        f"{c['unparsable']} unparsable, {c['unreadable']} unreadable) · next step: {s.next_step}"
+    )
+    if s.boundary is not None:
+        found = {True: "found in memory.db", False: "MISSING from memory.db", None: "no archive (legacy)"}[s.archive_found]
+        out.append(f"- replay starts at `{s.boundary.name}`; archive: `{s.archive or '-'}` ({found})")
+    if s.problems:
+        out.append(f"- problems: {len(s.problems)}")
+        for p in s.problems:
+            out.append(f"  - `{p.code}` {('`' + p.file + '`') if p.file else ''} {one_line(p.reason, 300)}")
+    out.append("")
+    tools = ToolIndex(s.steps)
+    start = s.replay_start
+    if replay_only:
+        if s.archive is not None:
+            out.append(f"## replayed archive `{one_line(s.archive)}`\n\n{_quote(visible(s.archive_text or ''))}\n")
+        for i in s.replay_indices:
+            out.append(step_markdown(s.steps[i], tools))
+            out.append("")
+        return "\n".join(out)
+    if start > 0:
+        out.append(f"## not replayed (before the last compact boundary, `{s.steps[start].name}`)\n")
+    for i, st in enumerate(s.steps):
+        if i == start and start > 0:
+            out.append(f"## replayed from here\n")
+        archive_text = None
+        if type(st.value) is m.Compact and s.memory is not None:
+            e = s.memory.resolve(st.value.archive_name)
+            archive_text = e.content if e is not None else f"[archived context unavailable: {st.value.archive_name}]"
+        out.append(step_markdown(st, tools, archive_text))
+        out.append("")
+    return "\n".join(out)
+
+
+def replay_jsonl(s: "Session") -> str:
+    """What the daemon would replay: the archive (or its placeholder), then entries."""
+    lines = []
+    if s.archive is not None:
+        lines.append(json.dumps({"archive": s.archive, "found": bool(s.archive_found), "content": s.archive_text}, ensure_ascii=False))
+    for i in s.replay_indices:
+        st = s.steps[i]
+        lines.append(json.dumps({"file": st.name, "entry": msgspec.to_builtins(st.value)}, ensure_ascii=False))
+    return "".join(line + "\n" for line in lines)

@@ -1,0 +1,192 @@
+"""Decode one step (or meta) file: the daemon's verdict, fast when it can be.
+
+Fast path: msgspec decodes the bytes straight into the typed model, then
+re-encodes it; if the bytes come back identical, the file is in the
+canonical form the daemon writes (compact JSON, known keys once each, in
+order, no arrays standing in for structs), and for such a file msgspec's
+verdict and serde's provably agree. Two gaps are closed by cheap checks:
+nesting depth (msgspec has no 127 limit) and integers so large serde_json
+overflows f64 reading them (msgspec keeps them as Python ints).
+
+Exact path: everything else goes through ``jsonparse`` + ``serde``, which
+follow FORMAT.md 5.1 rule by rule and say why and where a file fails.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from . import models as m
+from .jsonparse import JsonError, line_col, max_depth_exceeded, parse, to_python
+from .serde import StepMismatch, explain_mismatch, match_meta, match_step
+
+
+class StepDecode(msgspec.Struct, gc=False):
+    """What the daemon makes of one step file's bytes."""
+
+    kind: str
+    value: Any = None
+    error: str | None = None
+    offset: int | None = None
+    # serde accepted the file only thanks to a leniency the daemon never
+    # writes (array form, ignored keys, numeric tag, duplicate in free-form).
+    notes: tuple[str, ...] = ()
+    # For a file no variant accepts: why each variant failed, in serde's order.
+    variants: tuple[tuple[str, str, int], ...] = ()
+
+
+class MetaDecode(msgspec.Struct, gc=False):
+    meta: m.Meta | None
+    error: str | None = None
+    offset: int | None = None
+    notes: tuple[str, ...] = ()
+
+
+_ENCODER = msgspec.json.Encoder()
+_ENCODE = _ENCODER.encode
+_FAST_DECODERS = {
+    b"mes": msgspec.json.Decoder(m.HistoryEntry).decode,
+    b"age": msgspec.json.Decoder(m.HistoryEntry).decode,
+    b"eve": msgspec.json.Decoder(m.Event).decode,
+    b"arc": msgspec.json.Decoder(m.Compact).decode,
+    b"com": msgspec.json.Decoder(m.LegacyCompact).decode,
+}
+_META_DECODE = msgspec.json.Decoder(m.Meta).decode
+_DecodeError = msgspec.DecodeError
+_FREE_FORM_BLOCKS = (m.ToolUseBlock, m.ToolResultBlock, m.ImageBlock)
+_F64_INT_LIMIT = 10**308  # past this an integer literal overflows serde_json's f64
+
+
+def _has_huge_int(v: Any) -> bool:
+    stack = [v]
+    while stack:
+        x = stack.pop()
+        t = type(x)
+        if t is int:
+            if x >= _F64_INT_LIMIT or x <= -_F64_INT_LIMIT:
+                return True
+        elif t is dict:
+            stack.extend(x.values())
+        elif t is list:
+            stack.extend(x)
+    return False
+
+
+def _fast_ok(value: Any, data: bytes) -> bool:
+    if len(data) > 2 * 127 and max_depth_exceeded(data) is not None:
+        return False
+    if len(data) > 308 and type(value) is m.HistoryEntry:
+        for block in value.message.content:
+            if type(block) in _FREE_FORM_BLOCKS:
+                payload = block.input if type(block) is m.ToolUseBlock else (
+                    block.content if type(block) is m.ToolResultBlock else block.source
+                )
+                if _has_huge_int(payload):
+                    return False
+    return True
+
+
+def decode_step(data: bytes) -> StepDecode:
+    """The daemon's verdict on one step file's bytes. Never raises."""
+    dec = _FAST_DECODERS.get(data[2:5]) if data[:2] == b'{"' else None
+    if dec is not None:
+        try:
+            value = dec(data)
+        except (_DecodeError, UnicodeDecodeError):  # msgspec raises the latter on bad UTF-8
+            pass
+        else:
+            if _ENCODE(value) == data and _fast_ok(value, data):
+                return StepDecode(m.kind_of(value), value)
+    try:
+        return decode_step_exact(data)
+    except Exception as e:  # a crabview bug must not take the viewer down
+        return StepDecode(m.KIND_UNPARSABLE, error=f"crabview internal error while decoding: {e!r}", offset=0)
+
+
+def decode_step_exact(data: bytes) -> StepDecode:
+    """The slow, rule-by-rule decode (also what the tests compare against)."""
+    try:
+        node = parse(data, strict=True)
+    except JsonError as e:
+        return StepDecode(m.KIND_UNPARSABLE, error=e.message, offset=e.offset)
+    except RecursionError:  # pragma: no cover - the parser is iterative
+        return StepDecode(m.KIND_UNPARSABLE, error="recursion limit exceeded", offset=0)
+    try:
+        value, notes = match_step(node)
+    except StepMismatch as e:
+        reason, offset = explain_mismatch(node, e)
+        variants = tuple((name, str(err), err.offset) for name, err in e.failures)
+        return StepDecode(m.KIND_UNPARSABLE, error=reason, offset=offset, variants=variants)
+    return StepDecode(m.kind_of(value), value, notes=tuple(notes))
+
+
+def decode_meta(data: bytes) -> MetaDecode:
+    """Decode a ``meta`` file as serde_json::from_slice::<ConversationMeta> does.
+
+    Unlike steps, meta is deserialized directly (not through serde's
+    buffering), so values under unknown keys are skipped unvalidated.
+    """
+    try:
+        meta = _META_DECODE(data)
+    except (_DecodeError, UnicodeDecodeError):
+        pass
+    else:
+        if _ENCODE(meta) == data:
+            return MetaDecode(meta)
+    try:
+        node = parse(data, strict=False)
+        meta, notes = match_meta(node)
+    except JsonError as e:
+        return MetaDecode(None, e.message, e.offset)
+    except Exception as e:  # MatchError
+        return MetaDecode(None, str(e), getattr(e, "offset", 0))
+    return MetaDecode(meta, notes=tuple(notes))
+
+
+def encode(value: Any) -> bytes:
+    """Canonical bytes for a model value (what the demo writer writes)."""
+    return _ENCODE(value)
+
+
+def to_builtins(value: Any) -> Any:
+    return msgspec.to_builtins(value)
+
+
+class Salvage(msgspec.Struct):
+    """What can still be read from an unparsable file. Not what the daemon sees."""
+
+    text: str  # the bytes as UTF-8 with invalid sequences replaced
+    json: Any = None  # the JSON that parsed (complete, or up to the error)
+    json_complete: bool = False
+    readable: list[str] = []  # runs of readable text found in the bytes
+
+
+def salvage(data: bytes) -> Salvage:
+    text = data.decode("utf-8", "replace")
+    try:
+        node = parse(data, strict=False)
+        parsed, complete = to_python(node), True
+    except JsonError as e:
+        parsed, complete = (to_python(e.partial) if e.partial is not None else None), False
+    readable = [r for r in _readable_runs(text) if len(r) >= 4]
+    return Salvage(text=text, json=parsed, json_complete=complete, readable=readable[:200])
+
+
+def _readable_runs(text: str) -> list[str]:
+    out, cur = [], []
+    for ch in text:
+        if ch.isprintable() and ch != "\ufffd":
+            cur.append(ch)
+        else:
+            if cur:
+                out.append("".join(cur))
+                cur = []
+    if cur:
+        out.append("".join(cur))
+    return out
+
+
+def position(data: bytes, offset: int | None) -> tuple[int, int] | None:
+    return None if offset is None else line_col(data, offset)

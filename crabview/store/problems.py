@@ -1,0 +1,144 @@
+"""Everything the daemon would not tell you (FORMAT.md 7), with stable codes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from . import models as m
+from .layout import TMP_MARK, step_number
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .memory import Memory
+    from .session import Session
+
+# code -> (severity, what it means). Codes are part of the JSON contract.
+CODES: dict[str, tuple[str, str]] = {
+    "unparsable_step": ("error", "a step the daemon skips on resume"),
+    "unreadable_step": ("fatal", "a step- entry that cannot be read: the whole load fails"),
+    "leftover_tmp": ("warning", "a tmp file left by an interrupted atomic write"),
+    "meta_missing": ("error", "no meta: the daemon treats the session as absent"),
+    "meta_corrupt": ("fatal", "meta does not decode: load fails, session hidden from the listing"),
+    "meta_unreadable": ("fatal", "meta cannot be read: load fails, session hidden from the listing"),
+    "session_unlisted": ("warning", "the daemon's session listing skips this directory"),
+    "dir_unreadable": ("fatal", "the session directory cannot be listed"),
+    "step_gap": ("warning", "step numbers are missing"),
+    "step_order": ("warning", "step numbers past 999999: load order is no longer numeric"),
+    "duplicate_step_number": ("warning", "two files carry the same step number"),
+    "archive_missing": ("error", "a compact names an archive memory.db does not have"),
+    "memory_unreadable": ("error", "memory.db cannot be read"),
+    "lenient_decode": ("info", "the daemon accepts this step only through a serde leniency"),
+}
+
+
+class Problem(msgspec.Struct, gc=False):
+    code: str
+    severity: str
+    slug: str | None
+    file: str | None
+    reason: str
+
+
+def problem(code: str, slug: str | None, file: str | None, reason: str) -> Problem:
+    return Problem(code, CODES[code][0], slug, file, reason)
+
+
+def _ranges(missing: list[int]) -> str:
+    out, i = [], 0
+    while i < len(missing) and len(out) < 5:
+        j = i
+        while j + 1 < len(missing) and missing[j + 1] == missing[j] + 1:
+            j += 1
+        out.append(f"{missing[i]}" if i == j else f"{missing[i]}-{missing[j]}")
+        i = j + 1
+    more = " …" if i < len(missing) else ""
+    return ", ".join(out) + more
+
+
+def session_problems(s: "Session") -> list[Problem]:
+    slug = s.slug
+    out: list[Problem] = []
+    if s.meta_status == "missing":
+        out.append(problem("meta_missing", slug, "meta", "meta does not exist: load returns nothing and the listing hides the session"))
+    elif s.meta_status == "corrupt":
+        md = s.meta_decode
+        where = f" (byte {md.offset})" if md is not None and md.offset is not None else ""
+        out.append(problem("meta_corrupt", slug, "meta", f"{s.meta_error}{where}"))
+    elif s.meta_status == "unreadable":
+        out.append(problem("meta_unreadable", slug, "meta", s.meta_error or "cannot be read"))
+    if s.is_symlink:
+        out.append(problem("session_unlisted", slug, None, "the session directory is a symlink: the daemon's listing skips it (load still follows it)"))
+    if s.dir_error:
+        out.append(problem("dir_unreadable", slug, None, s.dir_error))
+    for name in sorted(s.other_names):
+        if name.startswith("meta") and TMP_MARK in name:
+            out.append(problem("leftover_tmp", slug, name, "leftover tmp of meta (not loaded by the daemon)"))
+    numbers: dict[int, str] = {}
+    prev_num: int | None = None
+    order_broken: str | None = None
+    boundary = s.boundary
+    for i, st in enumerate(s.steps):
+        name = st.name
+        if st.kind == m.KIND_UNPARSABLE:
+            at = f" (byte {st.offset})" if st.offset is not None else ""
+            out.append(problem("unparsable_step", slug, name, f"skipped on resume: {st.error}{at}"))
+        elif st.kind == m.KIND_UNREADABLE:
+            out.append(problem("unreadable_step", slug, name, f"{st.error}: the daemon cannot load this session at all"))
+        elif st.notes:
+            out.append(problem("lenient_decode", slug, name, f"decodes as {st.kind} only leniently: {'; '.join(st.notes)}"))
+        if TMP_MARK in name:
+            if st.decoded:
+                extra = " and replays it" if (st.kind == m.KIND_ENTRY and i >= s.replay_start) else ""
+                out.append(problem("leftover_tmp", slug, name, f"whole leftover tmp file: the daemon loads it as {st.kind}{extra}"))
+            else:
+                out.append(problem("leftover_tmp", slug, name, f"partial leftover tmp file ({st.kind}): skipped by the daemon"))
+            continue
+        n = step_number(name)
+        if n is None:
+            continue
+        if n in numbers:
+            out.append(problem("duplicate_step_number", slug, name, f"step number {n} also in {numbers[n]}; the daemon loads both"))
+        else:
+            numbers[n] = name
+        if prev_num is not None and n < prev_num and order_broken is None:
+            order_broken = name
+        prev_num = n
+        if st.kind == m.KIND_COMPACT:
+            v = st.value
+            if s.memory is None or s.memory.resolve(v.archive_name) is None:
+                is_boundary = boundary is not None and boundary.index == i
+                why = "memory.db is unreadable" if (s.memory is not None and s.memory.status == "unreadable") else "not in memory.db"
+                tail = (
+                    f"; on resume the daemon injects “[archived context unavailable: {v.archive_name}]”"
+                    if is_boundary
+                    else " (not the replay boundary)"
+                )
+                out.append(problem("archive_missing", slug, name, f"archive {v.archive_name!r} {why}{tail}"))
+    if numbers:
+        top = max(numbers)
+        if top > 999999:
+            first_wide = min(k for k in numbers if k > 999999)
+            out.append(
+                problem(
+                    "step_order",
+                    slug,
+                    numbers[first_wide],
+                    f"step numbers past 999999 ({len([k for k in numbers if k > 999999])} files): "
+                    + (f"{order_broken} loads out of numeric order" if order_broken else "names widen past 6 digits"),
+                )
+            )
+        if top - len(numbers) > 0 and top < 10_000_000:
+            missing = [k for k in range(1, top + 1) if k not in numbers]
+            if missing:
+                out.append(problem("step_gap", slug, None, f"{len(missing)} step number(s) missing: {_ranges(missing)}"))
+        elif top >= 10_000_000:
+            have = len(numbers)
+            out.append(problem("step_gap", slug, None, f"{top - have} step number(s) missing below {top}"))
+    return out
+
+
+def memory_problems(memory: "Memory") -> list[Problem]:
+    if memory.status == "unreadable":
+        return [problem("memory_unreadable", None, "memory.db", memory.error or "cannot be read")]
+    return []

@@ -1,0 +1,458 @@
+"""A session as the daemon loads it (FORMAT.md 4), plus everything it hides.
+
+``load_session`` reads a session directory once; ``Session.refresh``
+re-reads only the names it is given (the live watcher's job). Derived facts
+(replay boundary, replayed files, next step number, problems) are computed
+from the step list, incrementally when steps are appended at the end of the
+load order, which is what a live daemon does.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import stat
+from bisect import bisect_left
+from pathlib import Path
+from typing import Any, Iterable
+
+import msgspec
+
+from . import models as m
+from .decode import MetaDecode, decode_meta, decode_step
+from .layout import STEP_PREFIX, TMP_MARK, is_utf8_name, parse_slug, step_number
+from .memory import Memory
+from .problems import Problem, session_problems
+
+_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+_CHUNK = 1 << 16
+
+
+class StepFile(msgspec.Struct, gc=False):
+    """One ``step-`` directory entry and the daemon's verdict on it."""
+
+    name: str
+    kind: str
+    value: Any = None
+    error: str | None = None
+    offset: int | None = None
+    size: int = 0
+    notes: tuple[str, ...] = ()
+    variants: tuple[tuple[str, str, int], ...] = ()
+
+    @property
+    def number(self) -> int | None:
+        return step_number(self.name)
+
+    @property
+    def is_tmp(self) -> bool:
+        return TMP_MARK in self.name
+
+    @property
+    def decoded(self) -> bool:
+        return self.kind in (m.KIND_ENTRY, m.KIND_EVENT, m.KIND_COMPACT, m.KIND_LEGACY)
+
+    @property
+    def is_boundary(self) -> bool:
+        return self.kind in (m.KIND_COMPACT, m.KIND_LEGACY)
+
+
+class ReplayBoundary(msgspec.Struct):
+    """The last compact boundary: replay starts here."""
+
+    index: int  # into Session.steps
+    name: str
+    kind: str  # compact | legacy_compact
+    archive_name: str | None  # None for a legacy compact
+    archived_at: str
+
+
+def read_file(path: str) -> tuple[bytes | None, str | None]:
+    """Read a whole file without ever blocking (FIFOs, devices) or writing.
+
+    Returns (bytes, None) or (None, reason). A FIFO is reported rather than
+    read: the daemon's own read would block on it.
+    """
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError as e:
+        return None, f"cannot open: {e.strerror or e}"
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            if stat.S_ISDIR(st.st_mode):
+                return None, "is a directory (the daemon's read fails: Is a directory)"
+            kind = "FIFO" if stat.S_ISFIFO(st.st_mode) else "special file"
+            return None, f"is a {kind}, not a regular file (the daemon's read would block or fail)"
+        data = os.read(fd, _CHUNK)
+        if len(data) == _CHUNK:
+            chunks = [data]
+            while True:
+                b = os.read(fd, 1 << 20)
+                if not b:
+                    break
+                chunks.append(b)
+            data = b"".join(chunks)
+        return data, None
+    except OSError as e:
+        return None, f"cannot read: {e.strerror or e}"
+    finally:
+        os.close(fd)
+
+
+def _read_regular(path: str) -> bytes:
+    """Hot path for entries scandir already says are regular files."""
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        data = os.read(fd, _CHUNK)
+        if len(data) == _CHUNK:
+            chunks = [data]
+            while True:
+                b = os.read(fd, 1 << 20)
+                if not b:
+                    break
+                chunks.append(b)
+            data = b"".join(chunks)
+        return data
+    finally:
+        os.close(fd)
+
+
+def load_step(dir_path: str, name: str, regular: bool = False) -> StepFile:
+    """Read and decode one step entry. Never raises."""
+    path = os.path.join(dir_path, name)
+    if regular:
+        try:
+            data: bytes | None = _read_regular(path)
+            reason = None
+        except OSError:
+            data, reason = read_file(path)
+    else:
+        data, reason = read_file(path)
+    if data is None:
+        return StepFile(name, m.KIND_UNREADABLE, error=reason)
+    d = decode_step(data)
+    return StepFile(name, d.kind, d.value, d.error, d.offset, len(data), d.notes, d.variants)
+
+
+class Session:
+    """One session directory: meta, steps in load order, derived replay."""
+
+    def __init__(self, path: Path, memory: Memory | None = None):
+        self.path = Path(path)
+        self.slug = self.path.name
+        self.parsed_slug = parse_slug(self.slug)
+        self.memory = memory
+        self.meta_status = "missing"  # ok | missing | corrupt | unreadable
+        self.meta_decode: MetaDecode | None = None
+        self.meta_error: str | None = None
+        self.meta_mtime_ns = 0
+        self.dir_error: str | None = None
+        self.is_symlink = False
+        self.steps: list[StepFile] = []
+        self._keys: list[str] = []  # step names, parallel to steps (load order)
+        self.other_names: set[str] = set()  # non-step entries (meta, tmp of meta, strays)
+        self.entry_names: set[str] = set()  # every entry name, for the counter rule
+        self.boundary: ReplayBoundary | None = None
+        self._derived: dict[str, Any] = {}
+        self.generation = 0
+
+    # -- reading -----------------------------------------------------------
+
+    def load(self) -> "Session":
+        self.is_symlink = self.path.is_symlink()
+        self._read_meta()
+        self._scan_dir()
+        return self
+
+    def _read_meta(self) -> None:
+        meta_path = self.path / "meta"
+        try:
+            self.meta_mtime_ns = os.stat(meta_path).st_mtime_ns
+        except OSError:
+            self.meta_mtime_ns = 0
+        data, reason = read_file(str(meta_path))
+        if data is None:
+            if reason is not None and "No such file" in reason:
+                self.meta_status, self.meta_error, self.meta_decode = "missing", "meta does not exist", None
+            else:
+                self.meta_status, self.meta_error, self.meta_decode = "unreadable", reason, None
+            return
+        d = decode_meta(data)
+        self.meta_decode = d
+        if d.meta is None:
+            self.meta_status, self.meta_error = "corrupt", d.error
+        else:
+            self.meta_status, self.meta_error = "ok", None
+
+    def _scan_dir(self) -> None:
+        dir_path = str(self.path)
+        try:
+            it = os.scandir(dir_path)
+        except OSError as e:
+            self.dir_error = f"cannot list: {e.strerror or e}"
+            self.steps, self._keys, self.other_names, self.entry_names = [], [], set(), set()
+            self._rederive()
+            return
+        self.dir_error = None
+        names: list[tuple[str, bool]] = []
+        others: set[str] = set()
+        counter: set[str] = set()
+        with it:
+            for e in it:
+                name = e.name
+                counter.add(name)
+                if name.startswith(STEP_PREFIX) and is_utf8_name(name):
+                    try:
+                        regular = e.is_file()
+                    except OSError:
+                        regular = False
+                    names.append((name, regular))
+                else:
+                    others.add(name)
+        names.sort()
+        was_enabled = gc.isenabled()
+        gc.disable()  # bulk allocation of acyclic objects: don't let the GC rescan them
+        try:
+            self.steps = [load_step(dir_path, n, r) for n, r in names]
+        finally:
+            if was_enabled:
+                gc.enable()
+        self._keys = [n for n, _ in names]
+        self.other_names = others
+        self.entry_names = counter
+        self._rederive()
+
+    # -- incremental refresh --------------------------------------------------
+
+    def refresh(self, names: Iterable[str] | None = None) -> "RefreshResult":
+        """Re-read only ``names`` (entry names in this dir); None = everything.
+
+        Step files never change after the daemon's rename, so a name that is
+        already loaded and still present is re-read only if asked for.
+        """
+        if names is None:
+            before = list(self._keys)
+            self.load()
+            self.generation += 1
+            return RefreshResult(added=[k for k in self._keys if k not in set(before)], full=True)
+        result = RefreshResult()
+        appended_only = True
+        touched_meta = False
+        for name in sorted(set(names)):
+            if name == "meta":
+                touched_meta = True
+                continue
+            full = os.path.join(str(self.path), name)
+            exists = os.path.lexists(full)
+            is_step = name.startswith(STEP_PREFIX) and is_utf8_name(name)
+            if exists:
+                self.entry_names.add(name)
+            else:
+                self.entry_names.discard(name)
+            if not is_step:
+                if exists:
+                    self.other_names.add(name)
+                else:
+                    self.other_names.discard(name)
+                continue
+            i = bisect_left(self._keys, name)
+            present = i < len(self._keys) and self._keys[i] == name
+            if not exists:
+                if present:
+                    del self._keys[i]
+                    del self.steps[i]
+                    result.removed.append(name)
+                    appended_only = False
+                continue
+            step = load_step(str(self.path), name)
+            if present:
+                self.steps[i] = step
+                result.changed.append(name)
+                appended_only = False
+            else:
+                if i != len(self._keys):
+                    appended_only = False
+                self._keys.insert(i, name)
+                self.steps.insert(i, step)
+                result.added.append(name)
+        if touched_meta:
+            self._read_meta()
+            result.meta_changed = True
+        if result.added or result.removed or result.changed:
+            if appended_only and result.added:
+                self._derive_appended(len(result.added))
+            else:
+                self._rederive()
+            self.generation += 1
+        elif result.meta_changed or names:
+            self._derived.clear()
+        return result
+
+    def set_memory(self, memory: Memory) -> None:
+        self.memory = memory
+        self._derived.clear()
+
+    # -- derived facts ----------------------------------------------------------
+
+    def _rederive(self) -> None:
+        self.boundary = None
+        steps = self.steps
+        for i in range(len(steps) - 1, -1, -1):
+            if steps[i].kind in (m.KIND_COMPACT, m.KIND_LEGACY):
+                self.boundary = _boundary(i, steps[i])
+                break
+        self._derived.clear()
+
+    def _derive_appended(self, count: int) -> None:
+        steps = self.steps
+        for i in range(len(steps) - count, len(steps)):
+            if steps[i].kind in (m.KIND_COMPACT, m.KIND_LEGACY):
+                self.boundary = _boundary(i, steps[i])
+        self._derived.clear()
+
+    def index_of(self, name: str) -> int | None:
+        i = bisect_left(self._keys, name)
+        return i if i < len(self._keys) and self._keys[i] == name else None
+
+    @property
+    def replay_start(self) -> int:
+        """Index of the first step the daemon looks at on resume."""
+        return self.boundary.index if self.boundary is not None else 0
+
+    def is_replayed(self, i: int) -> bool:
+        return self.steps[i].kind == m.KIND_ENTRY and i >= self.replay_start
+
+    @property
+    def replay_indices(self) -> list[int]:
+        r = self._derived.get("replay")
+        if r is None:
+            start = self.replay_start
+            r = [i for i in range(start, len(self.steps)) if self.steps[i].kind == m.KIND_ENTRY]
+            self._derived["replay"] = r
+        return r
+
+    @property
+    def archive(self) -> str | None:
+        b = self.boundary
+        return b.archive_name if b is not None else None
+
+    @property
+    def archive_found(self) -> bool | None:
+        name = self.archive
+        if name is None:
+            return None
+        return self.memory is not None and self.memory.resolve(name) is not None
+
+    @property
+    def archive_text(self) -> str | None:
+        """What the daemon prepends to the history on resume."""
+        name = self.archive
+        if name is None:
+            return None
+        entry = self.memory.resolve(name) if self.memory is not None else None
+        return entry.content if entry is not None else f"[archived context unavailable: {name}]"
+
+    @property
+    def next_step(self) -> int:
+        """The number the daemon's counter gives the next step after a start."""
+        n = self._derived.get("next_step")
+        if n is None:
+            best = 0
+            for name in self.entry_names:
+                k = step_number(name)
+                if k is not None and k > best:
+                    best = k
+            n = self._derived["next_step"] = best + 1
+        return n
+
+    @property
+    def meta(self) -> m.Meta | None:
+        return self.meta_decode.meta if self.meta_decode is not None else None
+
+    @property
+    def unreadable(self) -> list[StepFile]:
+        return [s for s in self.steps if s.kind == m.KIND_UNREADABLE]
+
+    @property
+    def load_status(self) -> str:
+        """What the daemon's ``load_session`` returns: ok | none | error."""
+        if self.meta_status == "missing":
+            return "none"
+        if self.meta_status in ("corrupt", "unreadable") or self.dir_error or self.unreadable:
+            return "error"
+        return "ok"
+
+    @property
+    def load_error(self) -> str | None:
+        if self.meta_status == "missing":
+            return "meta does not exist: the daemon treats the session as absent"
+        if self.meta_status == "corrupt":
+            return f"meta does not decode: {self.meta_error}"
+        if self.meta_status == "unreadable":
+            return f"meta cannot be read: {self.meta_error}"
+        if self.dir_error:
+            return self.dir_error
+        bad = self.unreadable
+        if bad:
+            return f"{bad[0].name} {bad[0].error}: the whole load fails"
+        return None
+
+    @property
+    def listed(self) -> bool:
+        """Whether the daemon's ``list_sessions`` shows this session."""
+        return not self.is_symlink and self.meta_status == "ok" and is_utf8_name(self.slug)
+
+    @property
+    def problems(self) -> list[Problem]:
+        p = self._derived.get("problems")
+        if p is None:
+            p = session_problems(self)
+            self._derived["problems"] = p
+        return p
+
+    def kind_counts(self) -> dict[str, int]:
+        c = self._derived.get("counts")
+        if c is None:
+            c = {k: 0 for k in m.KINDS}
+            for s in self.steps:
+                c[s.kind] += 1
+            self._derived["counts"] = c
+        return dict(c)
+
+    @property
+    def compact_count(self) -> int:
+        c = self.kind_counts()
+        return c[m.KIND_COMPACT] + c[m.KIND_LEGACY]
+
+    def usage_totals(self) -> dict[str, int]:
+        """Token totals over every ``done`` event, replayed or not."""
+        t = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "turns": 0}
+        for s in self.steps:
+            v = s.value
+            if type(v) is m.DoneEvent:
+                t["prompt_tokens"] += v.usage.prompt_tokens
+                t["completion_tokens"] += v.usage.completion_tokens
+                t["total_tokens"] += v.usage.total_tokens
+                t["turns"] += 1
+        return t
+
+
+def _boundary(i: int, s: StepFile) -> ReplayBoundary:
+    v = s.value
+    if type(v) is m.Compact:
+        return ReplayBoundary(i, s.name, s.kind, v.archive_name, v.archived_at)
+    return ReplayBoundary(i, s.name, s.kind, None, v.archived_at)
+
+
+class RefreshResult(msgspec.Struct):
+    added: list[str] = []
+    changed: list[str] = []
+    removed: list[str] = []
+    meta_changed: bool = False
+    full: bool = False
+
+
+def load_session(path: str | os.PathLike[str], memory: Memory | None = None) -> Session:
+    """Load one session directory. Never raises for bad content."""
+    return Session(Path(path), memory).load()
