@@ -379,6 +379,23 @@ def demo(path: str | None, live: bool, no_ui: bool) -> None:
     _run_tui(store, live_writer=writer)
 
 
+# --- tail -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("target", required=False)
+@click.option("-n", "lines", default=10, show_default=True, help="How many steps to print first.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new steps as they land.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per step (show --json fields + slug).")
+@click.option("--poll", is_flag=True, help="Poll instead of inotify (network filesystems).")
+def tail(target: str | None, lines: int, follow: bool, as_json: bool, poll: bool) -> None:
+    """Print the last steps of a session (or of every session under a root); -f follows."""
+    from .tail import run_tail
+
+    store = _open_store(target)
+    sys.exit(run_tail(store, lines, follow, as_json, poll=poll))
+
+
 def run() -> None:  # console-script entry point
     main()
 

@@ -258,7 +258,7 @@ def session_json(s: "Session") -> dict[str, Any]:
         "load": s.load_status,
         "load_error": s.load_error,
         "steps": steps,
-        "replay_files": [s.steps[i].name for i in s.replay_indices] if s.load_status == "ok" else [],
+        "replay_files": [s.steps[i].name for i in s.replay_indices],
         "replay_start": s.boundary.name if s.boundary else None,
         "archive": s.archive,
         "archive_found": s.archive_found,

@@ -321,14 +321,19 @@ class Session:
         return self.boundary.index if self.boundary is not None else 0
 
     def is_replayed(self, i: int) -> bool:
-        return self.steps[i].kind == m.KIND_ENTRY and i >= self.replay_start
+        """Whether the daemon's resume would put step ``i`` in the history."""
+        return self.steps[i].kind == m.KIND_ENTRY and i >= self.replay_start and self.load_status == "ok"
 
     @property
     def replay_indices(self) -> list[int]:
+        """Indices of the entries the daemon would replay (none if its load fails)."""
         r = self._derived.get("replay")
         if r is None:
-            start = self.replay_start
-            r = [i for i in range(start, len(self.steps)) if self.steps[i].kind == m.KIND_ENTRY]
+            if self.load_status != "ok":
+                r = []
+            else:
+                start = self.replay_start
+                r = [i for i in range(start, len(self.steps)) if self.steps[i].kind == m.KIND_ENTRY]
             self._derived["replay"] = r
         return r
 
@@ -379,7 +384,7 @@ class Session:
         """What the daemon's ``load_session`` returns: ok | none | error."""
         if self.meta_status == "missing":
             return "none"
-        if self.meta_status in ("corrupt", "unreadable") or self.dir_error or self.unreadable:
+        if self.meta_status in ("corrupt", "unreadable") or self.dir_error or self._counts()[m.KIND_UNREADABLE]:
             return "error"
         return "ok"
 
@@ -411,14 +416,17 @@ class Session:
             self._derived["problems"] = p
         return p
 
-    def kind_counts(self) -> dict[str, int]:
+    def _counts(self) -> dict[str, int]:
         c = self._derived.get("counts")
         if c is None:
             c = {k: 0 for k in m.KINDS}
             for s in self.steps:
                 c[s.kind] += 1
             self._derived["counts"] = c
-        return dict(c)
+        return c
+
+    def kind_counts(self) -> dict[str, int]:
+        return dict(self._counts())
 
     @property
     def compact_count(self) -> int:

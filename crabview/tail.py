@@ -1,0 +1,197 @@
+"""``crabview tail``: print the last steps, then follow new ones as they land."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from .render.safe import visible
+from .render.text import KIND_GLYPH, ToolIndex, step_json, summary
+from .store import models as m
+from .store.session import Session
+from .store.store import Store
+from .store.watch import (
+    MemoryChanged,
+    MetaChanged,
+    SessionAdded,
+    SessionRemoved,
+    StepsAdded,
+    StepsChanged,
+    StepsRemoved,
+    StoreWatcher,
+    WatcherState,
+)
+
+
+class Tailer:
+    """Keeps the followed sessions loaded and prints steps as one-liners or JSON."""
+
+    def __init__(self, store: Store, out: TextIO, as_json: bool, prefix: bool, err: TextIO | None = None):
+        self.store = store
+        self.out = out
+        self.err = err if err is not None else sys.stderr
+        self.as_json = as_json
+        self.prefix = prefix
+        self.sessions: dict[str, Session] = {}
+        self.tools: dict[str, ToolIndex] = {}
+        self.printed = 0
+
+    def session(self, slug: str) -> Session:
+        s = self.sessions.get(slug)
+        if s is None:
+            s = self.store.load_session(slug)
+            self.sessions[slug] = s
+            self.tools[slug] = ToolIndex(s.steps)
+        return s
+
+    def line(self, s: Session, i: int) -> str:
+        st = s.steps[i]
+        if self.as_json:
+            d = step_json(st, s, i)
+            d["slug"] = s.slug
+            return json.dumps(d, ensure_ascii=False)
+        tools = self.tools.get(s.slug)
+        if tools is not None:
+            tools.add(st)
+        head = f"{visible(s.slug, multiline=False)} " if self.prefix else ""
+        if st.is_boundary and s.boundary is not None and s.boundary.index == i:
+            if st.kind == m.KIND_COMPACT:
+                found = "found" if s.archive_found else "MISSING from memory.db"
+                text = f"══ compact boundary → archive {visible(st.value.archive_name, multiline=False)} ({found}); replay now starts here"
+            else:
+                text = "══ legacy compact boundary (inline summary, no archive); replay now starts here"
+            return f"{head}{st.name} {text}"
+        mark = "" if st.kind != m.KIND_ENTRY or s.is_replayed(i) else " (not replayed)"
+        return f"{head}{KIND_GLYPH[st.kind]} {st.name} {summary(st, tools, 160)}{mark}"
+
+    def emit(self, s: Session, indices: list[int]) -> None:
+        if not indices:
+            return
+        self.out.write("".join(self.line(s, i) + "\n" for i in indices))
+        self.out.flush()
+        self.printed += len(indices)
+
+    def note(self, text: str) -> None:
+        self.err.write(f"crabview tail: {visible(text, multiline=False)}\n")
+        self.err.flush()
+
+    def initial(self, slugs: list[str], n: int) -> None:
+        if n <= 0:
+            return
+        # Most recently changed sessions last, so the newest lines end the output.
+        def mtime(slug: str) -> int:
+            try:
+                return os.stat(self.store.session_path(slug)).st_mtime_ns
+            except OSError:
+                return 0
+
+        picked: list[tuple[Session, list[int]]] = []
+        remaining = n
+        for slug in sorted(slugs, key=mtime, reverse=True):
+            s = self.session(slug)
+            take = list(range(max(0, len(s.steps) - remaining), len(s.steps)))
+            if take:
+                picked.append((s, take))
+                remaining -= len(take)
+            if remaining <= 0:
+                break
+        for s, idx in reversed(picked):
+            self.emit(s, idx)
+
+    def apply(self, events: list[Any], single: str | None) -> bool:
+        """Apply one batch; returns False when the followed session is gone."""
+        added: dict[str, list[str]] = {}
+        refresh: dict[str, list[str]] = {}
+        for e in events:
+            if isinstance(e, SessionRemoved):
+                self.sessions.pop(e.slug, None)
+                if single is not None and e.slug == single:
+                    self.note(f"session {e.slug} was deleted")
+                    return False
+                self.note(f"session {e.slug} was deleted")
+            elif isinstance(e, SessionAdded):
+                if single is None:
+                    self.note(f"new session {e.slug}")
+            elif isinstance(e, StepsAdded):
+                added.setdefault(e.slug, []).extend(e.names)
+                refresh.setdefault(e.slug, []).extend(e.names)
+            elif isinstance(e, (StepsChanged, StepsRemoved)):
+                refresh.setdefault(e.slug, []).extend(e.names)
+            elif isinstance(e, MetaChanged):
+                refresh.setdefault(e.slug, []).append("meta")
+            elif isinstance(e, MemoryChanged):
+                mem = self.store.reload_memory()
+                for s in self.sessions.values():
+                    s.set_memory(mem)
+            elif isinstance(e, WatcherState):
+                self.note(f"watching by {e.mode}: {e.reason}")
+        for slug, names in refresh.items():
+            if single is not None and slug != single:
+                continue
+            if slug not in self.sessions:
+                s = self.session(slug)  # loads everything, including the new names
+                new = set(added.get(slug, ()))
+                self.emit(s, [i for i, st in enumerate(s.steps) if st.name in new])
+                continue
+            s = self.sessions[slug]
+            s.refresh(names)
+            new = added.get(slug)
+            if new:
+                idx = [s.index_of(nm) for nm in sorted(set(new))]
+                self.emit(s, [i for i in idx if i is not None])
+        return True
+
+
+def run_tail(store: Store, n: int, follow: bool, as_json: bool, poll: bool = False, out: TextIO | None = None) -> int:
+    out = out if out is not None else sys.stdout
+    single = store.layout.session
+    slugs = [e.slug for e in store.session_entries()]
+    tailer = Tailer(store, out, as_json, prefix=single is None)
+    if not follow:
+        tailer.initial(slugs, n)
+        return 0
+
+    async def follow_loop() -> int:
+        watcher = StoreWatcher(store.layout, poll=poll)
+        agen = watcher.events()
+        # The watcher is live before we print the initial lines, so nothing
+        # written meanwhile is lost; de-duplication is by name.
+        first = asyncio.ensure_future(agen.__anext__())
+        await asyncio.sleep(0.05)
+        tailer.initial(slugs, n)
+        if watcher.mode == "poll" and watcher.fallback_reason:
+            tailer.note(f"inotify unavailable, polling: {watcher.fallback_reason}")
+        try:
+            batch = await first
+            while True:
+                if not tailer.apply(_only_new(batch, tailer), single):
+                    return 0
+                batch = await agen.__anext__()
+        except StopAsyncIteration:
+            return 0
+        finally:
+            watcher.stop()
+            await agen.aclose()
+
+    try:
+        return asyncio.run(follow_loop())
+    except KeyboardInterrupt:
+        return 0
+
+
+def _only_new(batch: list[Any], tailer: Tailer) -> list[Any]:
+    """Drop StepsAdded names that the initial load already printed."""
+    out = []
+    for e in batch:
+        if isinstance(e, StepsAdded) and e.slug in tailer.sessions:
+            s = tailer.sessions[e.slug]
+            names = [nm for nm in e.names if s.index_of(nm) is None]
+            if not names:
+                continue
+            e = StepsAdded(e.slug, names)
+        out.append(e)
+    return out
