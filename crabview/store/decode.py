@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from . import models as m
-from .jsonparse import JsonError, line_col, max_depth_exceeded, parse, to_python
+from .jsonparse import MAX_DEPTH, JsonError, line_col, parse, to_python
 from .serde import StepMismatch, explain_mismatch, match_meta, match_step
 
 
@@ -55,50 +55,98 @@ _FAST_DECODERS = {
 }
 _META_DECODE = msgspec.json.Decoder(m.Meta).decode
 _DecodeError = msgspec.DecodeError
-_FREE_FORM_BLOCKS = (m.ToolUseBlock, m.ToolResultBlock, m.ImageBlock)
+KIND_BY_TYPE: dict[type, str] = {
+    m.HistoryEntry: m.KIND_ENTRY,
+    m.Compact: m.KIND_COMPACT,
+    m.LegacyCompact: m.KIND_LEGACY,
+    **{t: m.KIND_EVENT for t in m.EVENT_TYPES},
+}
 _F64_INT_LIMIT = 10**308  # past this an integer literal overflows serde_json's f64
 
 
-def _has_huge_int(v: Any) -> bool:
-    stack = [v]
+# Nesting above a free-form payload: entry {, message {, content [, block {.
+_PAYLOAD_DEPTH = 4
+
+
+def _payload_ok(v: Any) -> bool:
+    """A free-form payload serde would also accept: shallow enough, no huge ints.
+
+    msgspec has no 127-level limit and keeps integers past f64 range as
+    Python ints; serde_json rejects both. Only free-form payloads can hold
+    either (every other field is typed), so only they are walked. The usual
+    payload (a flat object of strings) is settled without the general walk.
+    """
+    t = type(v)
+    if t is dict:
+        for y in v.values():
+            ty = type(y)
+            if ty is not str and ty is not bool and ty is not float and y is not None:
+                return _payload_walk(v)
+        return True
+    if t is int:
+        return -_F64_INT_LIMIT < v < _F64_INT_LIMIT
+    if t is list:
+        return _payload_walk(v)
+    return True
+
+
+def _payload_walk(v: Any) -> bool:
+    stack = [(v, _PAYLOAD_DEPTH)]
+    pop, push = stack.pop, stack.append
     while stack:
-        x = stack.pop()
+        x, depth = pop()
         t = type(x)
         if t is int:
             if x >= _F64_INT_LIMIT or x <= -_F64_INT_LIMIT:
-                return True
-        elif t is dict:
-            stack.extend(x.values())
-        elif t is list:
-            stack.extend(x)
-    return False
-
-
-def _fast_ok(value: Any, data: bytes) -> bool:
-    if len(data) > 2 * 127 and max_depth_exceeded(data) is not None:
-        return False
-    if len(data) > 308 and type(value) is m.HistoryEntry:
-        for block in value.message.content:
-            if type(block) in _FREE_FORM_BLOCKS:
-                payload = block.input if type(block) is m.ToolUseBlock else (
-                    block.content if type(block) is m.ToolResultBlock else block.source
-                )
-                if _has_huge_int(payload):
-                    return False
+                return False
+        elif t is dict or t is list:
+            depth += 1
+            if depth > MAX_DEPTH:
+                return False
+            for y in x.values() if t is dict else x:
+                push((y, depth))
     return True
+
+
+_FAST_DECODERS_BY_HEAD = {b'{"' + k: v for k, v in _FAST_DECODERS.items()}
+_HistoryEntry = m.HistoryEntry
+_ToolUse, _ToolResult, _Image = m.ToolUseBlock, m.ToolResultBlock, m.ImageBlock
+
+
+def decode_fast(data: bytes) -> Any:
+    """The decoded value if ``data`` is canonical daemon output, else None.
+
+    None means "ask the exact path", never "unparsable".
+    """
+    dec = _FAST_DECODERS_BY_HEAD.get(data[:5])
+    if dec is None:
+        return None
+    try:
+        value = dec(data)
+    except (_DecodeError, UnicodeDecodeError, RecursionError):  # msgspec: bad UTF-8, ~1000 levels
+        return None
+    if _ENCODE(value) != data:
+        return None
+    if type(value) is _HistoryEntry:
+        for block in value.message.content:
+            t = type(block)
+            if t is _ToolUse:
+                if not _payload_ok(block.input):
+                    return None
+            elif t is _ToolResult:
+                if not _payload_ok(block.content):
+                    return None
+            elif t is _Image:
+                if not _payload_ok(block.source):
+                    return None
+    return value
 
 
 def decode_step(data: bytes) -> StepDecode:
     """The daemon's verdict on one step file's bytes. Never raises."""
-    dec = _FAST_DECODERS.get(data[2:5]) if data[:2] == b'{"' else None
-    if dec is not None:
-        try:
-            value = dec(data)
-        except (_DecodeError, UnicodeDecodeError):  # msgspec raises the latter on bad UTF-8
-            pass
-        else:
-            if _ENCODE(value) == data and _fast_ok(value, data):
-                return StepDecode(m.kind_of(value), value)
+    value = decode_fast(data)
+    if value is not None:
+        return StepDecode(KIND_BY_TYPE[type(value)], value)
     try:
         return decode_step_exact(data)
     except Exception as e:  # a crabview bug must not take the viewer down
@@ -130,7 +178,7 @@ def decode_meta(data: bytes) -> MetaDecode:
     """
     try:
         meta = _META_DECODE(data)
-    except (_DecodeError, UnicodeDecodeError):
+    except (_DecodeError, UnicodeDecodeError, RecursionError):
         pass
     else:
         if _ENCODE(meta) == data:

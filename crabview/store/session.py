@@ -19,7 +19,7 @@ from typing import Any, Iterable
 import msgspec
 
 from . import models as m
-from .decode import MetaDecode, decode_meta, decode_step
+from .decode import KIND_BY_TYPE, MetaDecode, decode_fast, decode_meta, decode_step
 from .layout import STEP_PREFIX, TMP_MARK, is_utf8_name, parse_slug, step_number
 from .memory import Memory
 from .problems import Problem, session_problems
@@ -135,6 +135,49 @@ def load_step(dir_path: str, name: str, regular: bool = False) -> StepFile:
     return StepFile(name, d.kind, d.value, d.error, d.offset, len(data), d.notes, d.variants)
 
 
+def _load_steps(dfd: int, dir_path: str, names: list[str]) -> list[StepFile]:
+    """The hot loop of a load: open relative to the directory fd, read, decode.
+
+    Files that read cleanly and are canonical never leave this function.
+    Anything else takes ``load_step``'s careful path: an open or read error
+    (a directory, permissions), an empty read (maybe a FIFO: O_NONBLOCK
+    keeps us from blocking, fstat tells), a first read that fills the buffer
+    (maybe a device: checked before reading on), odd bytes. Kept flat on
+    purpose: per-file overhead is the whole budget.
+    """
+    out: list[StepFile] = []
+    append = out.append
+    o, r, c = os.open, os.read, os.close
+    flags = _READ_FLAGS
+    fast = decode_fast
+    kinds = KIND_BY_TYPE
+    chunk = _CHUNK
+    for name in names:
+        try:
+            fd = o(name, flags, dir_fd=dfd)
+        except OSError:
+            append(load_step(dir_path, name))
+            continue
+        try:
+            data = r(fd, chunk)
+        except OSError:
+            c(fd)
+            append(load_step(dir_path, name))
+            continue
+        if not data or len(data) == chunk:
+            c(fd)
+            append(load_step(dir_path, name))
+            continue
+        c(fd)
+        value = fast(data)
+        if value is not None:
+            append(StepFile(name, kinds[type(value)], value, None, None, len(data)))
+        else:
+            d = decode_step(data)
+            append(StepFile(name, d.kind, d.value, d.error, d.offset, len(data), d.notes, d.variants))
+    return out
+
+
 class Session:
     """One session directory: meta, steps in load order, derived replay."""
 
@@ -188,37 +231,29 @@ class Session:
     def _scan_dir(self) -> None:
         dir_path = str(self.path)
         try:
-            it = os.scandir(dir_path)
+            dfd = os.open(dir_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as e:
             self.dir_error = f"cannot list: {e.strerror or e}"
             self.steps, self._keys, self.other_names, self.entry_names = [], [], set(), set()
             self._rederive()
             return
-        self.dir_error = None
-        names: list[tuple[str, bool]] = []
-        others: set[str] = set()
-        counter: set[str] = set()
-        with it:
-            for e in it:
-                name = e.name
-                counter.add(name)
-                if name.startswith(STEP_PREFIX) and is_utf8_name(name):
-                    try:
-                        regular = e.is_file()
-                    except OSError:
-                        regular = False
-                    names.append((name, regular))
-                else:
-                    others.add(name)
-        names.sort()
-        was_enabled = gc.isenabled()
-        gc.disable()  # bulk allocation of acyclic objects: don't let the GC rescan them
         try:
-            self.steps = [load_step(dir_path, n, r) for n, r in names]
+            self.dir_error = None
+            listing = os.listdir(dfd)
+            names = [n for n in listing if n.startswith(STEP_PREFIX) and (n.isascii() or is_utf8_name(n))]
+            names.sort()
+            counter = set(listing)
+            others = counter.difference(names)
+            was_enabled = gc.isenabled()
+            gc.disable()  # bulk allocation of acyclic objects: don't let the GC rescan them
+            try:
+                self.steps = _load_steps(dfd, dir_path, names)
+            finally:
+                if was_enabled:
+                    gc.enable()
         finally:
-            if was_enabled:
-                gc.enable()
-        self._keys = [n for n, _ in names]
+            os.close(dfd)
+        self._keys = names
         self.other_names = others
         self.entry_names = counter
         self._rederive()

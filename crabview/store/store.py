@@ -42,7 +42,7 @@ class SessionSummary(msgspec.Struct):
     listed: bool
     step_names: int
     tmp_names: int
-    mtime_ns: int  # newest of meta and directory mtime (a step rename bumps it)
+    mtime_ns: int  # 0 when not looked up (the listing stays cheap)
 
 
 class Store:
@@ -128,30 +128,29 @@ class Store:
 
 
 def summarize(e: SessionEntry) -> SessionSummary:
-    meta_path = os.path.join(e.path, "meta")
-    data, reason = read_file(meta_path)
-    meta = None
-    mtime = 0
-    if data is None:
-        status = "missing" if reason and "No such file" in reason else "unreadable"
-    else:
-        d = decode_meta(data)
-        meta = d.meta
-        status = "ok" if meta is not None else "corrupt"
-    steps = tmps = 0
+    """Meta plus a names-only listing: two syscall groups per session, no step reads."""
     try:
-        mtime = os.stat(e.path).st_mtime_ns
-        with os.scandir(e.path) as it:
-            for x in it:
-                n = x.name
-                if n.startswith(STEP_PREFIX) and is_utf8_name(n):
-                    steps += 1
-                    if TMP_MARK in n:
-                        tmps += 1
+        listing = os.listdir(e.path)
     except OSError:
-        pass
+        listing = []
+    meta = None
+    if "meta" in listing:
+        data, _reason = read_file(os.path.join(e.path, "meta"))
+        if data is None:
+            status = "unreadable"
+        else:
+            meta = decode_meta(data).meta
+            status = "ok" if meta is not None else "corrupt"
+    else:
+        status = "missing"
+    steps = tmps = 0
+    for n in listing:
+        if n.startswith(STEP_PREFIX) and (n.isascii() or is_utf8_name(n)):
+            steps += 1
+            if TMP_MARK in n:
+                tmps += 1
     listed = status == "ok" and not e.is_symlink and is_utf8_name(e.slug)
-    return SessionSummary(e.slug, e.path, status, meta, listed, steps, tmps, mtime)
+    return SessionSummary(e.slug, e.path, status, meta, listed, steps, tmps, 0)
 
 
 __all__ = ["Store", "SessionEntry", "SessionSummary", "summarize", "parse_slug"]
