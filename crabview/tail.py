@@ -165,6 +165,8 @@ def run_tail(store: Store, n: int, follow: bool, as_json: bool, poll: bool = Fal
         tailer.initial(slugs, n)
         if watcher.mode == "poll" and watcher.fallback_reason:
             tailer.note(f"inotify unavailable, polling: {watcher.fallback_reason}")
+        what = f"session {single}" if single is not None else f"{len(slugs)} session(s) under {store.sessions_dir}"
+        tailer.note(f"following {what} ({watcher.mode}); Ctrl-C to stop")
         try:
             batch = await first
             while True:

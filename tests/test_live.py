@@ -1,0 +1,307 @@
+"""Live watching: the watcher, incremental refresh and ``tail -f``.
+
+A daemon-like writer (tmp + rename, counter rule, atomic meta) writes while
+the watcher runs. Every wait polls with a deadline; nothing sleeps blind.
+Each watcher test runs twice: with inotify and with the names-only poller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from crabview.demo import DaemonWriter, turn
+from crabview.store import models as m
+from crabview.store.layout import resolve
+from crabview.store.session import load_session
+from crabview.store.watch import (
+    MetaChanged,
+    SessionAdded,
+    SessionRemoved,
+    StepsAdded,
+    StoreWatcher,
+    step_names_for,
+)
+
+
+def entry(text: str) -> m.HistoryEntry:
+    return m.HistoryEntry(message=m.Message("user", [m.TextBlock(text)]))
+
+
+class Collector:
+    """Runs a StoreWatcher in its own thread + event loop and keeps every event."""
+
+    def __init__(self, root: Path, poll: bool, **kw):
+        self.watcher = StoreWatcher(resolve(root), poll=poll, poll_interval=0.05, **kw)
+        self.events: list = []
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        async def main() -> None:
+            agen = self.watcher.events()
+            nxt = asyncio.ensure_future(agen.__anext__())
+            await asyncio.sleep(0.05)  # the watcher primes and scans before this returns
+            self.ready.set()
+            try:
+                while True:
+                    batch = await nxt
+                    self.events.extend(batch)
+                    nxt = asyncio.ensure_future(agen.__anext__())
+            except StopAsyncIteration:
+                pass
+
+        try:
+            asyncio.run(main())
+        except BaseException as e:  # pragma: no cover - surfaced by the test
+            self.error = e
+            self.ready.set()
+
+    def __enter__(self) -> "Collector":
+        self.thread.start()
+        assert self.ready.wait(5)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.watcher.stop()
+        self.thread.join(5)
+        assert self.error is None, self.error
+
+    def added(self, slug: str) -> list[str]:
+        out: list[str] = []
+        for e in list(self.events):
+            if isinstance(e, StepsAdded) and e.slug == slug:
+                out.extend(e.names)
+        return out
+
+    def wait(self, pred, timeout: float = 5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = pred()
+            if got:
+                return got
+            time.sleep(0.005)
+        raise AssertionError(f"timed out; events so far: {self.events[-20:]}")
+
+
+MODES = [pytest.param(False, id="inotify"), pytest.param(True, id="poll")]
+
+
+@pytest.mark.parametrize("poll", MODES)
+def test_appended_steps_arrive_once_each_in_order(writer: DaemonWriter, poll: bool) -> None:
+    slug = writer.create_session("Crab", "user")
+    writer.append(slug, entry("before the watcher"))
+    with Collector(writer.root, poll) as c:
+        paths = [writer.append(slug, entry(f"live {i}")).name for i in range(20)]
+        c.wait(lambda: len(c.added(slug)) >= 20)
+        got = c.added(slug)
+    assert got == paths  # once each, in load order, nothing from before the watcher
+    assert "step-000001" not in got
+
+
+@pytest.mark.parametrize("poll", MODES)
+def test_new_session_is_picked_up_with_its_first_files(writer: DaemonWriter, poll: bool) -> None:
+    with Collector(writer.root, poll) as c:
+        slug = writer.create_session("researcher", "tg:12345")
+        first = writer.append(slug, entry("hello")).name
+        c.wait(lambda: first in c.added(slug))
+        assert any(isinstance(e, SessionAdded) and e.slug == slug for e in c.events)
+        assert c.added(slug).count(first) == 1
+
+
+@pytest.mark.parametrize("poll", MODES)
+def test_deleted_session_is_reported(writer: DaemonWriter, poll: bool) -> None:
+    slug = writer.create_session("Crab", "user")
+    writer.append(slug, entry("doomed"))
+    with Collector(writer.root, poll) as c:
+        shutil.rmtree(writer.sessions_dir / slug)
+        c.wait(lambda: any(isinstance(e, SessionRemoved) and e.slug == slug for e in c.events))
+
+
+@pytest.mark.parametrize("poll", MODES)
+def test_burst_of_1000_steps_loses_nothing(writer: DaemonWriter, poll: bool) -> None:
+    slug = writer.create_session("Crab", "burst")
+    with Collector(writer.root, poll) as c:
+        paths = [writer.append(slug, entry(f"burst {i}")).name for i in range(1000)]
+        c.wait(lambda: len(c.added(slug)) >= 1000, timeout=20)
+        got = c.added(slug)
+    assert len(got) == 1000 and len(set(got)) == 1000
+    assert sorted(got) == paths  # nothing lost or duplicated
+    # within each batch, names come in load order
+    for e in c.events:
+        if isinstance(e, StepsAdded):
+            assert e.names == sorted(e.names)
+
+
+@pytest.mark.parametrize("poll", MODES)
+def test_meta_rewrite_is_reported(writer: DaemonWriter, poll: bool) -> None:
+    slug = writer.create_session("Crab", "user")
+    with Collector(writer.root, poll) as c:
+        for i in range(3):  # atomic rewrites free and reuse inodes: each must still count
+            writer.touch_meta(slug, title=f"title {i}")
+        c.wait(lambda: any(isinstance(e, MetaChanged) and e.slug == slug for e in c.events))
+
+
+@pytest.mark.parametrize("poll", MODES)
+def test_inflight_tmp_is_not_flashed_but_a_leftover_is_reported(writer: DaemonWriter, poll: bool) -> None:
+    slug = writer.create_session("Crab", "user")
+    with Collector(writer.root, poll, tmp_grace=0.3) as c:
+        for i in range(50):
+            writer.append(slug, entry(f"x{i}"))  # each write creates and renames a tmp
+        leftover = writer.leave_tmp(slug, b'{"message":{"role":"user"', whole=False)
+        c.wait(lambda: leftover.name in c.added(slug), timeout=5)
+        tmp_names = [n for n in c.added(slug) if ".tmp." in n]
+    assert tmp_names == [leftover.name]
+
+
+def test_refresh_reads_only_new_files_and_moves_the_boundary(writer: DaemonWriter, monkeypatch) -> None:
+    slug = writer.create_session("Crab", "user")
+    for i in range(30):
+        writer.append(slug, entry(f"old {i}"))
+    s = load_session(writer.sessions_dir / slug)
+    assert s.boundary is None and len(s.replay_indices) == 30
+
+    reads: list[str] = []
+    import crabview.store.session as session_mod
+
+    real = session_mod.load_step
+
+    def counting(dir_path, name, regular=False):
+        reads.append(name)
+        return real(dir_path, name, regular)
+
+    monkeypatch.setattr(session_mod, "load_step", counting)
+    compact = writer.compact(slug, "summary of 30 entries")
+    after = writer.append(slug, entry("after the compact")).name
+    new_names = sorted(n for n in os.listdir(writer.sessions_dir / slug) if n.startswith("step-"))[-2:]
+    res = s.refresh(new_names)
+    assert sorted(reads) == new_names  # one read per new file, nothing else
+    assert res.added == new_names
+    assert s.boundary is not None and s.boundary.archive_name == compact
+    assert [s.steps[i].name for i in s.replay_indices] == [after]
+    assert s.archive_text == f"[archived context unavailable: {compact}]"  # session loaded without memory
+
+
+def test_step_names_for_maps_events_to_refresh_names() -> None:
+    evs = [StepsAdded("a", ["step-000002"]), MetaChanged("a"), StepsAdded("b", ["step-000001"])]
+    assert step_names_for(evs, "a") == ["step-000002", "meta"]
+
+
+# --- tail -f as a separate process -------------------------------------------------
+
+
+def _spawn_tail(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "crabview", "tail", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+class LineReader:
+    def __init__(self, stream):
+        self.lines: list[str] = []
+        self.t = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.t.start()
+
+    def _pump(self, stream) -> None:
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, pred, timeout: float = 10.0) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred(self.lines):
+                return self.lines
+            time.sleep(0.01)
+        raise AssertionError(f"tail output so far: {self.lines[-10:]}")
+
+
+@pytest.mark.parametrize("poll", MODES)
+def test_tail_follow_json_prints_each_new_step_once_in_order(writer: DaemonWriter, poll: bool) -> None:
+    slug = writer.create_session("Crab", "user")
+    writer.append(slug, entry("already there"))
+    proc = _spawn_tail([str(writer.sessions_dir / slug), "-n", "1", "-f", "--json"] + (["--poll"] if poll else []))
+    try:
+        out = LineReader(proc.stdout)
+        out.wait_for(lambda ls: len(ls) >= 1)
+        written = [writer.append(slug, entry(f"live {i}")).name for i in range(10)]
+        name = writer.compact(slug, "compacted")
+        bad = writer.append_raw(slug, b'{"message": oops').name
+        lines = out.wait_for(lambda ls: len(ls) >= 13)
+        objs = [json.loads(x) for x in lines]
+        files = [o["file"] for o in objs]
+        assert files[0] == "step-000001"
+        assert files[1:11] == written
+        assert objs[11]["kind"] == "compact" and objs[11]["value"]["archive_name"] == name and objs[11]["boundary"] is True
+        assert objs[12]["file"] == bad and objs[12]["kind"] == "unparsable" and objs[12]["error"]
+        assert all(o["slug"] == slug for o in objs)
+        assert len(files) == len(set(files))
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def test_tail_follow_exits_when_the_session_is_deleted(writer: DaemonWriter) -> None:
+    slug = writer.create_session("Crab", "user")
+    writer.append(slug, entry("x"))
+    proc = _spawn_tail([str(writer.sessions_dir / slug), "-f"])
+    try:
+        out = LineReader(proc.stdout)
+        out.wait_for(lambda ls: len(ls) >= 1)
+        shutil.rmtree(writer.sessions_dir / slug)
+        rc = proc.wait(10)
+        err = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert rc == 0
+    assert "deleted" in err and "Traceback" not in err
+
+
+def test_tail_follow_on_a_root_prefixes_slugs_and_sees_new_sessions(writer: DaemonWriter) -> None:
+    first = writer.create_session("Crab", "user")
+    writer.append(first, entry("x"))
+    proc = _spawn_tail([str(writer.root), "-n", "0", "-f"])
+    try:
+        out = LineReader(proc.stdout)
+        err = LineReader(proc.stderr)
+        err.wait_for(lambda ls: any("following" in x for x in ls))  # the watcher is live
+        second = writer.create_session("coder", "delegate:42")
+        turn(writer, second, random.Random(3), 1)
+        writer.append(first, entry("y"))
+        lines = out.wait_for(lambda ls: len(ls) >= 8)
+        assert [x for x in lines if x.startswith(second + " ")][:1], lines
+        assert sum(x.startswith(second + " ") for x in lines) == 7
+        assert sum(x.startswith(first + " ") for x in lines) == 1
+        err.wait_for(lambda ls: any(f"new session {second}" in x for x in ls))
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def test_tail_without_follow_prints_last_n(demo_store: Path) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "crabview", "tail", str(demo_store / "sessions" / "crab_user_1"), "-n", "4"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 4
+    s = load_session(demo_store / "sessions" / "crab_user_1")
+    assert [ln.split()[1] for ln in lines] == [st.name for st in s.steps[-4:]]
