@@ -58,7 +58,17 @@ def _session_target(session: str, root: str | None) -> tuple[Store, str]:
 
 
 def _dump(obj: Any) -> None:
-    click.echo(json.dumps(obj, ensure_ascii=False, indent=2))
+    """JSON to stdout. Names that are not valid UTF-8 reach us as lone
+    surrogates; they are written as ``\\udcXX`` escapes, which keeps the
+    output valid JSON instead of crashing the encoder."""
+    text = json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
+    out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+    data = text.encode("utf-8", "backslashreplace")
+    if out is not None:
+        out.write(data)
+        out.flush()
+    else:  # e.g. click's test runner with a text stream
+        sys.stdout.write(data.decode("utf-8"))
 
 
 class DefaultGroup(click.Group):
@@ -217,7 +227,7 @@ def show(session: str, root: str | None, as_json: bool, mode: str) -> None:
         _dump(d)
         return
     meta = s.meta
-    click.echo(f"session {visible(s.slug)}  ({s.path})")
+    click.echo(f"session {visible(s.slug)}  ({visible(str(s.path))})")
     if meta is not None:
         click.echo(f"  agent {one_line(meta.agent)} · created by {one_line(meta.created_by)} · {one_line(meta.created_at)} · title {one_line(meta.title) or '-'}")
     click.echo(f"  meta: {s.meta_status}" + (f" ({one_line(s.meta_error or '')})" if s.meta_error else "") + f" · daemon load: {s.load_status}" + ("" if s.listed else " · hidden from the daemon's listing"))
@@ -394,6 +404,108 @@ def tail(target: str | None, lines: int, follow: bool, as_json: bool, poll: bool
 
     store = _open_store(target)
     sys.exit(run_tail(store, lines, follow, as_json, poll=poll))
+
+
+# --- mount / umount / export ---------------------------------------------------------
+
+
+@main.command()
+@click.argument("root")
+@click.argument("mountpoint")
+@click.option("--foreground", "-f", is_flag=True, help="Stay attached; Ctrl-C or SIGTERM unmounts.")
+@click.option("--debug", is_flag=True, hidden=True, help="libfuse debug output (implies nothing else).")
+def mount(root: str, mountpoint: str, foreground: bool, debug: bool) -> None:
+    """Mount ROOT read-only at MOUNTPOINT as decoded files (FUSE).
+
+    Layout: README.txt, problems.txt, sessions/<slug>/{meta.json, transcript.md,
+    replay.jsonl, problems.txt, steps/, raw/}, archives/<name>.md,
+    by-agent/<agent>/<sender>/latest. Without --foreground the mount runs in
+    the background and this returns once it is ready; `crabview umount` ends it.
+    """
+    from .fuse.mount import MountError, check_fuse, mount as do_mount
+
+    try:
+        check_fuse()
+    except MountError as e:
+        _fail(str(e), e.code)
+    store = _open_store(os.path.abspath(os.path.expanduser(root)))
+    try:
+        pid = do_mount(store, mountpoint, foreground=foreground, debug=debug)
+    except MountError as e:
+        _fail(str(e), e.code)
+    if not foreground:
+        mp = os.path.abspath(mountpoint)
+        click.echo(f"mounted {visible(str(store.layout.root or store.sessions_dir), multiline=False)} at {visible(mp, multiline=False)} (pid {pid}); unmount with: crabview umount {visible(mp, multiline=False)}", err=True)
+
+
+@main.command()
+@click.argument("mountpoint")
+@click.option("--lazy", "-z", is_flag=True, help="Detach now even if busy; clean up when no longer used.")
+def umount(mountpoint: str, lazy: bool) -> None:
+    """Unmount a `crabview mount` (fusermount3 -u)."""
+    from .fuse.mount import MountError, umount as do_umount
+
+    try:
+        do_umount(mountpoint, lazy=lazy)
+    except MountError as e:
+        _fail(str(e), e.code)
+
+
+def _inside(path: Path, parent: Path | None) -> bool:
+    if parent is None:
+        return False
+    try:
+        path.resolve().relative_to(parent.resolve())
+        return True
+    except (ValueError, OSError):
+        return False
+
+
+@main.command()
+@click.argument("session")
+@click.option("--root", help="Store root when SESSION is a slug.")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "jsonl"]), default="md", show_default=True)
+@click.option("--all", "mode", flag_value="all", help="Every step file (default for md and html).")
+@click.option("--replay", "mode", flag_value="replay", help="Only what the daemon would replay (default for jsonl).")
+@click.option("-o", "output", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of stdout.")
+def export(session: str, root: str | None, fmt: str, mode: str | None, output: str | None) -> None:
+    """Export one session as Markdown, HTML or JSONL (the mount's renderings).
+
+    md is the mount's transcript.md; jsonl with --replay (its default) is the
+    mount's replay.jsonl, with --all one step verdict per line; html is one
+    self-contained page.
+    """
+    from .render import files as rf
+
+    store, slug = _session_target(session, root)
+    if mode is None:
+        mode = "replay" if fmt == "jsonl" else "all"
+    if output is not None:
+        out_path = Path(output).expanduser()
+        for forbidden in (store.sessions_dir, store.layout.root):
+            if _inside(out_path, forbidden):
+                _fail(f"{output}: refusing to write inside the store being inspected ({forbidden})")
+    s = store.load_session(slug)
+    if fmt == "md":
+        data = rf.transcript_bytes(s, replay_only=(mode == "replay"))
+    elif fmt == "jsonl":
+        data = rf.replay_bytes(s) if mode == "replay" else rf.steps_jsonl_bytes(s)
+    else:
+        from .render.html import session_html
+
+        data = rf.to_bytes(session_html(s, replay_only=(mode == "replay")))
+    if output is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        with open(out_path, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        _fail(f"{output}: {e.strerror or e}")
+    click.echo(f"wrote {len(data):,} bytes to {visible(str(out_path), multiline=False)}", err=True)
+
 
 
 def run() -> None:  # console-script entry point

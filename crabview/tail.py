@@ -53,7 +53,8 @@ class Tailer:
         if self.as_json:
             d = step_json(st, s, i)
             d["slug"] = s.slug
-            return json.dumps(d, ensure_ascii=False)
+            # Undecodable slugs arrive as lone surrogates: emit them as \udcXX escapes.
+            return json.dumps(d, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")
         tools = self.tools.get(s.slug)
         if tools is not None:
             tools.add(st)
