@@ -1,0 +1,1 @@
+"""The Textual browser (``crabview`` / ``crabview demo``). Entry point: ``make_app``."""

@@ -1,0 +1,628 @@
+"""The crabview browser: sessions, a virtual timeline, step detail, live.
+
+All file IO runs in named workers that post typed messages
+(``messages.py``); the UI thread only renders. ``make_app`` is the one
+factory the CLI, the tests, the screenshots and the benchmark use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Input, Static
+
+from ..render.safe import one_line, visible
+from ..render.text import ToolIndex, fmt_int, summary
+from ..store.decode import salvage
+from ..store.session import Session, read_file
+from ..store.store import Store, summarize
+from ..store.watch import (
+    MemoryChanged,
+    MetaChanged,
+    OtherChanged,
+    SessionAdded,
+    SessionRemoved,
+    StepsAdded,
+    StepsChanged,
+    StepsRemoved,
+    StoreWatcher,
+    WatcherState,
+    step_names_for,
+)
+from .actions import bindings
+from .commands import CrabviewCommands
+from .messages import (
+    BytesLoaded,
+    GlobalSearchDone,
+    MemoryReloaded,
+    SearchDone,
+    SessionLoaded,
+    SessionRefreshed,
+    SessionsRemoved,
+    StatsLoaded,
+    SummariesLoaded,
+    WatcherStatus,
+)
+from .model import SessionStats, TimelineModel, group_key, stats_of
+from .screens import HelpScreen, SearchResults
+from .widgets.detail import DetailPane
+from .widgets.sessions import SessionsPane
+from .widgets.timeline import Timeline, TimelineHeader
+
+LIVE_SECONDS = 10.0
+SALVAGE_CAP = 1 << 20
+STATS_MAX_STEPS = 20_000  # larger sessions get their badge counts when opened
+
+
+class CrabviewApp(App[None]):
+    CSS_PATH = "crabview.tcss"
+    TITLE = "crabview"
+    BINDINGS = bindings()
+    COMMANDS = App.COMMANDS | {CrabviewCommands}
+
+    def __init__(
+        self,
+        store: Store,
+        poll: bool = False,
+        live_writer: Any = None,
+        now: Callable[[], float] | float | None = None,
+        root_label: str | None = None,
+        watch: bool = True,
+        select: str | None = None,
+    ):
+        super().__init__()
+        self.store = store
+        self.poll = poll
+        self.live_writer = live_writer
+        if now is None:
+            self.now: Callable[[], float] = time.time
+        elif callable(now):
+            self.now = now
+        else:
+            fixed = float(now)
+            self.now = lambda: fixed
+        self.root_label = root_label or str(store.layout.root or store.sessions_dir)
+        self.watch_enabled = watch
+        self.initial_select = select
+        self.summaries: dict[str, Any] = {}
+        self.stats: dict[str, SessionStats] = {}
+        self.latest: dict[tuple[str, str], str | None] = {}
+        self.live_at: dict[str, float] = {}
+        self.session: Session | None = None
+        self.model: TimelineModel | None = None
+        self.selected: str | None = None
+        self.loading: str | None = None
+        self.pending_names: dict[str, list[str]] = {}
+        self.pending_jump: str | None = None
+        self.watcher: StoreWatcher | None = None
+        self.watcher_mode = "starting" if watch else "off"
+        self.watcher_reason = ""
+        self.search_query = ""
+        self.search_rows: list[int] = []
+        self.load_seconds: float | None = None
+        self.first_paint: float | None = None  # monotonic time the first timeline rows were set
+
+    # -- layout ------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield SessionsPane(id="sessions")
+            with Vertical(id="right"):
+                yield TimelineHeader(id="timeline-header")
+                yield Timeline(id="timeline")
+                yield Input(placeholder="search this session (Enter; n/N next/prev, Esc cancels)", id="search")
+                yield DetailPane(id="detail")
+        yield Static(Text(""), id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#search", Input).display = False
+        self.query_one(Timeline).focus()
+        self.query_one(TimelineHeader).show(None, "loading the store…")
+        self.load_summaries()
+        if self.watch_enabled:
+            self.watch_store()
+        if self.live_writer is not None:
+            self.live_writer.start()
+        self.set_interval(15, self._tick)
+        self.update_status()
+
+    def on_unmount(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self.live_writer is not None:
+            self.live_writer.stop()
+
+    def _tick(self) -> None:
+        self.refresh_sessions()
+
+    # -- helpers --------------------------------------------------------------------
+
+    @property
+    def timeline(self) -> Timeline:
+        return self.query_one(Timeline)
+
+    @property
+    def detail(self) -> DetailPane:
+        return self.query_one(DetailPane)
+
+    def is_live(self, slug: str) -> bool:
+        t = self.live_at.get(slug)
+        if t is not None and time.monotonic() - t < LIVE_SECONDS:
+            return True
+        summ = self.summaries.get(slug)
+        if summ is not None and summ.mtime_ns and slug not in self.live_at:
+            age = self.now() - summ.mtime_ns / 1e9
+            return 0 <= age < LIVE_SECONDS
+        return False
+
+    def refresh_sessions(self) -> None:
+        self.query_one(SessionsPane).set_data(self.summaries, self.stats, self.latest, self.is_live, self.now())
+        self.update_status()
+
+    def update_status(self) -> None:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(" ")
+        t.append(one_line(self.root_label, 50), style="bold")
+        mode = self.watcher_mode
+        t.append(f"  watch: {mode}", style="green" if mode == "inotify" else "yellow")
+        if self.watcher_reason:
+            t.append(f" ({one_line(self.watcher_reason, 40)})", style="yellow")
+        hidden = sum(1 for s in self.summaries.values() if not s.listed)
+        t.append(f"  {len(self.summaries)} sessions")
+        if hidden:
+            t.append(f" ({hidden} hidden from the daemon)", style="red")
+        probs = sum(s.problems for s in self.stats.values())
+        if probs:
+            t.append(f"  ⚠ {probs} problems", style="bold red")
+        mem = self.store.memory
+        if mem.status == "ok":
+            t.append(f"  memory.db: {len(mem.archives)} archives", style="bright_black")
+        else:
+            t.append(f"  memory.db {mem.status}", style="red")
+        if self.model is not None:
+            t.append(f"  follow: {'on' if self.timeline.follow else 'off'}", style="cyan")
+        if self.search_query:
+            t.append(f"  /{one_line(self.search_query, 20)}: {len(self.search_rows)} matches", style="yellow")
+        self.query_one("#status", Static).update(t)
+
+    # -- loading ---------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="summaries", name="load_summaries")
+    def load_summaries(self) -> None:
+        summaries = self.store.summaries()
+        self.post_message(SummariesLoaded(summaries, self._latest_for(summaries), full=True))
+
+    def _latest_for(self, summaries: list[Any]) -> dict[tuple[str, str], str | None]:
+        out: dict[tuple[str, str], str | None] = {}
+        for summ in summaries:
+            key = group_key(summ.slug, summ.meta)
+            if key not in out and key[0] != "?":
+                out[key] = self.store.latest(key[0], key[1])
+        return out
+
+    @on(SummariesLoaded)
+    def _summaries_loaded(self, msg: SummariesLoaded) -> None:
+        if msg.full:
+            self.summaries = {s.slug: s for s in msg.summaries}
+        else:
+            for s in msg.summaries:
+                self.summaries[s.slug] = s
+        self.latest.update(msg.latest)
+        self.refresh_sessions()
+        pane = self.query_one(SessionsPane)
+        if self.selected is None:
+            want = self.initial_select
+            if want is None and self.live_writer is not None:
+                want = getattr(self.live_writer, "slug", None)
+            if want is None or want not in self.summaries:
+                want = self._default_session(pane.slugs)
+            if want is not None:
+                self.select_session(want)
+            else:
+                self.query_one(TimelineHeader).show(None, "no sessions in this store")
+                self.timeline.set_model(None, "no sessions")
+        if msg.full:
+            self.load_stats([s.slug for s in msg.summaries])
+
+    def _default_session(self, slugs: list[str]) -> str | None:
+        """The listed session with the most step files (the main conversation)."""
+        best = None
+        for slug in slugs:
+            summ = self.summaries[slug]
+            key = (summ.listed, summ.step_names)
+            if best is None or key > best[0]:
+                best = (key, slug)
+        return best[1] if best else None
+
+    def select_session(self, slug: str) -> None:
+        if slug == self.selected and self.model is not None:
+            return
+        self.selected = slug
+        self.query_one(SessionsPane).select(slug)
+        self.loading = slug
+        self.pending_names[slug] = []
+        self.timeline.set_model(None, f"loading {one_line(slug, 60)}…")
+        self.query_one(TimelineHeader).show(None, f"loading {one_line(slug, 60)}…")
+        self.load_session(slug)
+
+    @on(SessionsPane.Selected)
+    def _pane_selected(self, msg: SessionsPane.Selected) -> None:
+        self.select_session(msg.slug)
+
+    @work(thread=True, exclusive=True, group="session", name="load_session")
+    def load_session(self, slug: str) -> None:
+        t0 = time.perf_counter()
+        s = self.store.load_session(slug)
+        model = TimelineModel(s)
+        self.post_message(SessionLoaded(s, time.perf_counter() - t0, model))
+
+    @on(SessionLoaded)
+    def _session_loaded(self, msg: SessionLoaded) -> None:
+        s = msg.session
+        if s.slug != self.selected:
+            return
+        self.loading = None
+        self.session = s
+        self.model = msg.model
+        self.load_seconds = msg.seconds
+        self.stats[s.slug] = stats_of(s)
+        self.timeline.set_model(self.model, "no step files in this session")
+        if self.first_paint is None:
+            self.first_paint = time.monotonic()
+        self.query_one(TimelineHeader).show(self.model)
+        self.search_rows = []
+        self.search_query = ""
+        self.refresh_sessions()
+        pending = self.pending_names.pop(s.slug, [])
+        if pending:
+            self._refresh_current(pending)
+        if self.pending_jump is not None:
+            i = s.index_of(self.pending_jump)
+            self.pending_jump = None
+            if i is not None and self.model is not None:
+                self.timeline.move_to_row(self.model.row_of_step[i])
+
+    @work(thread=True, exclusive=True, group="stats", name="load_stats")
+    def load_stats(self, slugs: list[str]) -> None:
+        from ..store.store import SessionSummary  # noqa: F401
+
+        batch: dict[str, SessionStats] = {}
+        last = time.monotonic()
+        for slug in slugs:
+            summ = self.summaries.get(slug)
+            if slug == self.selected or (summ is not None and summ.step_names > STATS_MAX_STEPS):
+                continue
+            try:
+                batch[slug] = stats_of(self.store.load_session(slug))
+            except Exception:  # pragma: no cover - the core never raises for content
+                continue
+            if time.monotonic() - last > 0.2:
+                self.post_message(StatsLoaded(batch))
+                batch, last = {}, time.monotonic()
+        if batch:
+            self.post_message(StatsLoaded(batch))
+
+    @on(StatsLoaded)
+    def _stats_loaded(self, msg: StatsLoaded) -> None:
+        for slug, st in msg.stats.items():
+            if slug != self.selected:
+                self.stats[slug] = st
+        self.refresh_sessions()
+
+    # -- live ---------------------------------------------------------------------
+
+    @work(exclusive=True, group="watch", name="watch_store")
+    async def watch_store(self) -> None:
+        watcher = StoreWatcher(self.store.layout, poll=self.poll)
+        self.watcher = watcher
+        agen = watcher.events()
+        self.post_message(WatcherStatus(watcher.mode, watcher.fallback_reason))
+        try:
+            async for batch in agen:
+                await self._apply_batch(batch)
+        finally:
+            watcher.stop()
+            await agen.aclose()
+
+    async def _apply_batch(self, batch: list[Any]) -> None:
+        now = time.monotonic()
+        resummarize: set[str] = set()
+        removed: list[str] = []
+        memory = False
+        for e in batch:
+            if isinstance(e, WatcherState):
+                self.post_message(WatcherStatus(e.mode, e.reason))
+            elif isinstance(e, MemoryChanged):
+                memory = True
+            elif isinstance(e, SessionRemoved):
+                removed.append(e.slug)
+            elif isinstance(e, (SessionAdded, MetaChanged, StepsAdded, StepsChanged, StepsRemoved, OtherChanged)):
+                resummarize.add(e.slug)
+                if isinstance(e, (StepsAdded, MetaChanged, SessionAdded)):
+                    self.live_at[e.slug] = now
+        cur = self.selected
+        if memory:
+            mem = await asyncio.to_thread(self.store.reload_memory)
+            self.post_message(MemoryReloaded(mem))
+        if cur is not None and cur in resummarize:
+            names = step_names_for(batch, cur)
+            if self.loading == cur:
+                self.pending_names.setdefault(cur, []).extend(names)
+            elif self.session is not None and self.session.slug == cur and names:
+                s = self.session
+                res = await asyncio.to_thread(s.refresh, names)
+                changed = bool(res.changed or res.removed or res.full)
+                self.post_message(SessionRefreshed(cur, list(res.added), changed, res.meta_changed))
+        if removed:
+            for slug in removed:
+                self.live_at.pop(slug, None)
+            self.post_message(SessionsRemoved(removed))
+        if resummarize:
+            slugs = [s for s in resummarize if s not in removed]
+            summ = await asyncio.to_thread(self._resummarize, slugs)
+            self.post_message(SummariesLoaded(summ, self._latest_for(summ), full=False))
+
+    def _resummarize(self, slugs: list[str]) -> list[Any]:
+        from ..store.store import SessionEntry
+
+        out = []
+        for slug in slugs:
+            p = self.store.session_path(slug)
+            if p.is_dir():
+                out.append(summarize(SessionEntry(slug, str(p), p.is_symlink())))
+        return out
+
+    def _refresh_current(self, names: list[str]) -> None:
+        self._refresh_worker(names)
+
+    @work(exclusive=False, group="refresh", name="refresh_session")
+    async def _refresh_worker(self, names: list[str]) -> None:
+        s = self.session
+        if s is None:
+            return
+        res = await asyncio.to_thread(s.refresh, names)
+        self.post_message(SessionRefreshed(s.slug, list(res.added), True, res.meta_changed))
+
+    @on(SessionRefreshed)
+    def _session_refreshed(self, msg: SessionRefreshed) -> None:
+        model, s = self.model, self.session
+        if model is None or s is None or s.slug != msg.slug:
+            return
+        tl = self.timeline
+        keep = None
+        i = tl.current_step()
+        if 0 <= i < len(model.steps):
+            keep = model.steps[i].name
+        if msg.changed:
+            model.rebuild()
+            rebuilt = True
+        else:
+            rebuilt = model.extend() < 0
+        tl.model_extended(keep, rebuilt=True if rebuilt else False)
+        self.stats[s.slug] = stats_of(s)
+        self.query_one(TimelineHeader).show(model)
+        if self.search_query:
+            self.search_session(self.search_query, quiet=True)
+        self.update_status()
+
+    @on(MemoryReloaded)
+    def _memory_reloaded(self, msg: MemoryReloaded) -> None:
+        if self.session is not None:
+            self.session.set_memory(msg.memory)
+        if self.model is not None:
+            self.model.rebuild()
+            self.timeline.model_extended(None, rebuilt=False)
+            self.timeline.refresh()
+        self.update_status()
+
+    @on(WatcherStatus)
+    def _watcher_status(self, msg: WatcherStatus) -> None:
+        self.watcher_mode = msg.mode
+        self.watcher_reason = msg.reason
+        self.update_status()
+
+    @on(SessionsRemoved)
+    def _sessions_removed(self, msg: SessionsRemoved) -> None:
+        for slug in msg.slugs:
+            self.summaries.pop(slug, None)
+            self.stats.pop(slug, None)
+            if slug == self.selected:
+                self.session = None
+                self.model = None
+                self.timeline.set_model(None, f"session {one_line(slug, 60)} was deleted")
+                self.query_one(TimelineHeader).show(None, f"session {one_line(slug, 60)} was deleted")
+                self.detail.show_step(None, -1)
+        self.refresh_sessions()
+
+    # -- timeline & detail ------------------------------------------------------------
+
+    @on(Timeline.Highlighted)
+    def _highlighted(self, msg: Timeline.Highlighted) -> None:
+        self.detail.show_step(self.model, msg.index)
+
+    @on(Timeline.FollowChanged)
+    def _follow_changed(self, msg: Timeline.FollowChanged) -> None:
+        self.update_status()
+
+    @work(thread=True, exclusive=True, group="bytes", name="read_step_bytes")
+    def read_step_bytes(self, slug: str, name: str, want_salvage: bool) -> None:
+        data, err = read_file(str(self.store.session_path(slug) / name))
+        salv = None
+        if data is not None and want_salvage:
+            salv = salvage(data[:SALVAGE_CAP])
+        self.post_message(BytesLoaded(slug, name, data, err, salv))
+
+    @on(BytesLoaded)
+    def _bytes_loaded(self, msg: BytesLoaded) -> None:
+        self.detail.show_bytes(msg.slug, msg.name, msg.data, msg.error, msg.salvage)
+
+    # -- search --------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        inp = self.query_one("#search", Input)
+        inp.display = True
+        inp.value = self.search_query
+        inp.focus()
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        q = event.value.strip()
+        event.input.display = False
+        self.timeline.focus()
+        self.search_query = q
+        if q:
+            self.search_session(q)
+        else:
+            self.search_rows = []
+            self.timeline.matches = set()
+            self.timeline.refresh()
+            self.update_status()
+
+    def on_key(self, event: Any) -> None:
+        if event.key == "escape":
+            inp = self.query_one("#search", Input)
+            if inp.display:
+                inp.display = False
+                self.timeline.focus()
+                event.stop()
+
+    @work(thread=True, exclusive=True, group="search", name="search_session")
+    def search_session(self, query: str, quiet: bool = False) -> None:
+        model = self.model
+        if model is None:
+            return
+        q = query.lower()
+        rows = []
+        steps = model.steps
+        tools = model.tools
+        for r, row in enumerate(list(model.rows)):
+            if row.kind == 2:
+                continue
+            st = steps[row.index]
+            if q in st.name.lower() or q in summary(st, tools, 2000).lower():
+                rows.append(r)
+        self.post_message(SearchDone(query if not quiet else "\0" + query, rows))
+
+    @on(SearchDone)
+    def _search_done(self, msg: SearchDone) -> None:
+        quiet = msg.query.startswith("\0")
+        self.search_rows = msg.rows
+        self.timeline.matches = set(msg.rows)
+        self.timeline.refresh()
+        if not quiet:
+            if msg.rows:
+                self.timeline.jump(msg.rows, True)
+            else:
+                self.notify(f"no step matches “{one_line(msg.query, 40)}”", severity="warning")
+        self.update_status()
+
+    def action_next_match(self) -> None:
+        if not self.timeline.jump(self.search_rows, True):
+            self.notify("no search matches (/ to search)")
+
+    def action_prev_match(self) -> None:
+        if not self.timeline.jump(self.search_rows, False):
+            self.notify("no search matches (/ to search)")
+
+    def search_all(self, query: str) -> None:
+        self.notify(f"searching every session for “{one_line(query, 40)}”…")
+        self._search_all(query)
+
+    @work(thread=True, exclusive=True, group="search_all", name="search_all_sessions")
+    def _search_all(self, query: str) -> None:
+        q = query.lower()
+        hits: list[tuple[str, str, str]] = []
+        for e in self.store.session_entries():
+            s = self.session if self.session is not None and self.session.slug == e.slug else self.store.load_session(e.slug)
+            tools = ToolIndex(s.steps)
+            for st in s.steps:
+                text = summary(st, tools, 2000)
+                if q in text.lower() or q in st.name.lower():
+                    hits.append((e.slug, st.name, text))
+                    if len(hits) >= 500:
+                        break
+            if len(hits) >= 500:
+                break
+        self.post_message(GlobalSearchDone(query, hits))
+
+    @on(GlobalSearchDone)
+    def _global_done(self, msg: GlobalSearchDone) -> None:
+        def chosen(result: tuple[str, str] | None) -> None:
+            if result is None:
+                return
+            slug, name = result
+            if slug == self.selected and self.session is not None and self.model is not None:
+                i = self.session.index_of(name)
+                if i is not None:
+                    self.timeline.move_to_row(self.model.row_of_step[i])
+                return
+            self.pending_jump = name
+            self.selected = None
+            self.select_session(slug)
+
+        self.push_screen(SearchResults(msg.query, msg.hits), chosen)
+
+    # -- actions (the table in actions.py) ---------------------------------------------
+
+    def _nav(self, which: str, forward: bool) -> None:
+        if self.model is None:
+            return
+        if not self.timeline.jump(self.model.nav_rows(which), forward):
+            self.notify(f"no {which}s in this session")
+        self.timeline.focus()
+
+    def action_next_problem(self) -> None:
+        self._nav("problem", True)
+
+    def action_prev_problem(self) -> None:
+        self._nav("problem", False)
+
+    def action_next_compact(self) -> None:
+        self._nav("compact", True)
+
+    def action_prev_compact(self) -> None:
+        self._nav("compact", False)
+
+    def action_top(self) -> None:
+        self.timeline.go_top()
+
+    def action_end(self) -> None:
+        self.timeline.go_end()
+
+    def action_raw(self) -> None:
+        self.detail.toggle("raw")
+
+    def action_bytes(self) -> None:
+        self.detail.toggle("bytes")
+
+    def action_follow(self) -> None:
+        tl = self.timeline
+        if tl.follow:
+            tl.follow = False
+        else:
+            tl.go_end()
+        self.update_status()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+
+def make_app(
+    store: Store,
+    poll: bool = False,
+    live_writer: Any = None,
+    now: Callable[[], float] | float | None = None,
+    root_label: str | None = None,
+    watch: bool = True,
+    select: str | None = None,
+) -> CrabviewApp:
+    """The app for ``store``: the CLI, tests, screenshots and benchmarks all call this."""
+    return CrabviewApp(store, poll=poll, live_writer=live_writer, now=now, root_label=root_label, watch=watch, select=select)

@@ -1,0 +1,75 @@
+"""Typed messages that workers post back to the UI thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.message import Message
+
+from ..store.session import Session
+from .model import SessionStats
+
+
+@dataclass
+class SummariesLoaded(Message):
+    summaries: list[Any]  # store.SessionSummary
+    latest: dict[tuple[str, str], str | None]
+    full: bool = True  # False: only these slugs were re-read
+
+
+@dataclass
+class StatsLoaded(Message):
+    stats: dict[str, SessionStats]
+
+
+@dataclass
+class SessionLoaded(Message):
+    session: Session
+    seconds: float
+    model: Any  # TimelineModel, built in the worker
+
+
+@dataclass
+class SessionRefreshed(Message):
+    slug: str
+    added: list[str]
+    changed: bool  # anything other than a pure append
+    meta_changed: bool
+
+
+@dataclass
+class SessionsRemoved(Message):
+    slugs: list[str]
+
+
+@dataclass
+class MemoryReloaded(Message):
+    memory: Any
+
+
+@dataclass
+class WatcherStatus(Message):
+    mode: str
+    reason: str = ""
+
+
+@dataclass
+class BytesLoaded(Message):
+    slug: str
+    name: str
+    data: bytes | None
+    error: str | None
+    salvage: Any = None
+
+
+@dataclass
+class SearchDone(Message):
+    query: str
+    rows: list[int]
+
+
+@dataclass
+class GlobalSearchDone(Message):
+    query: str
+    hits: list[tuple[str, str, str]] = field(default_factory=list)  # (slug, step name, summary)

@@ -1,0 +1,199 @@
+"""Pure, Textual-free view models for the browser.
+
+``TimelineModel`` turns a loaded ``Session`` into display rows (one per
+step file, plus gap rows) in the daemon's load order. It keeps its own
+snapshot of the step list so the UI never reads a list another thread is
+mutating, and grows incrementally when steps are appended at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, NamedTuple
+
+from ..render.text import ToolIndex, summary
+from ..store import models as m
+from ..store.layout import step_number
+from ..store.session import Session, StepFile
+
+ROW_STEP = 0
+ROW_COMPACT = 1
+ROW_GAP = 2
+
+
+class Row(NamedTuple):
+    kind: int  # ROW_STEP | ROW_COMPACT | ROW_GAP
+    index: int  # step index (ROW_GAP: index of the step after the gap)
+    extra: int = 0  # ROW_GAP: how many numbers are missing; ROW_STEP: 1 = out of numeric order
+
+
+class TimelineModel:
+    """Rows of one session, plus the facts each row needs to render."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.slug = session.slug
+        self.steps: list[StepFile] = []
+        self.rows: list[Row] = []
+        self.row_of_step: list[int] = []  # step index -> row index
+        self.tools = ToolIndex()
+        self._summary: dict[int, str] = {}
+        self._prev_num: int | None = None
+        self.problem_rows: list[int] = []
+        self.compact_rows: list[int] = []
+        self.rebuild()
+
+    # -- building -------------------------------------------------------------
+
+    def _snapshot_facts(self) -> None:
+        s = self.session
+        self.replay_start = s.replay_start
+        self.boundary_index = s.boundary.index if s.boundary is not None else None
+        self.load_status = s.load_status
+        mem = s.memory
+        self.archive_found: dict[str, bool] = {}
+        for i in self.compact_rows_steps():
+            v = self.steps[i].value
+            self.archive_found[v.archive_name] = mem is not None and mem.resolve(v.archive_name) is not None
+
+    def compact_rows_steps(self) -> list[int]:
+        return [self.rows[r].index for r in self.compact_rows if self.steps[self.rows[r].index].kind == m.KIND_COMPACT]
+
+    def rebuild(self) -> None:
+        self.steps = list(self.session.steps)
+        self.rows = []
+        self.row_of_step = []
+        self.problem_rows = []
+        self.compact_rows = []
+        self._summary.clear()
+        self._prev_num = None
+        self.tools = ToolIndex(self.steps)
+        self._append_rows(0)
+        self._snapshot_facts()
+
+    def extend(self) -> int:
+        """Pick up steps appended at the end of the load order; returns how many."""
+        new = self.session.steps
+        old = len(self.steps)
+        if len(new) < old or (old and new[old - 1] is not self.steps[old - 1]):
+            self.rebuild()
+            return -1
+        added = new[old:]
+        self.steps.extend(added)
+        for st in added:
+            self.tools.add(st)
+        self._append_rows(old)
+        self._snapshot_facts()
+        return len(added)
+
+    def _append_rows(self, start: int) -> None:
+        rows = self.rows
+        prev = self._prev_num
+        steps = self.steps
+        for i in range(start, len(steps)):
+            st = steps[i]
+            name = st.name
+            n = step_number(name) if ".tmp." not in name else None
+            flag = 0
+            if n is not None:
+                if prev is not None:
+                    if n > prev + 1:
+                        rows.append(Row(ROW_GAP, i, n - prev - 1))
+                    elif n < prev:
+                        flag = 1
+                prev = n if prev is None or n > prev else prev
+            kind = st.kind
+            self.row_of_step.append(len(rows))
+            if kind == m.KIND_COMPACT or kind == m.KIND_LEGACY:
+                self.compact_rows.append(len(rows))
+                rows.append(Row(ROW_COMPACT, i, flag))
+            else:
+                if flag or kind == m.KIND_UNPARSABLE or kind == m.KIND_UNREADABLE or st.notes or ".tmp." in name:
+                    self.problem_rows.append(len(rows))
+                rows.append(Row(ROW_STEP, i, flag))
+            if kind == m.KIND_COMPACT and self.session.memory is not None:
+                pass
+        self._prev_num = prev
+        # compacts whose archive is missing are problems too (checked at render/nav time)
+
+    # -- queries ----------------------------------------------------------------
+
+    def summary_of(self, i: int) -> str:
+        s = self._summary.get(i)
+        if s is None:
+            s = summary(self.steps[i], self.tools, 400)
+            if len(self._summary) > 4096:
+                self._summary.clear()
+            self._summary[i] = s
+        return s
+
+    def is_not_replayed(self, i: int) -> bool:
+        return i < self.replay_start
+
+    def nav_rows(self, which: str) -> list[int]:
+        if which == "compact":
+            return self.compact_rows
+        if which == "problem":
+            extra = [
+                r
+                for r in self.compact_rows
+                if self.steps[self.rows[r].index].kind == m.KIND_COMPACT
+                and not self.archive_found.get(self.steps[self.rows[r].index].value.archive_name, False)
+            ]
+            gaps = [r for r, row in enumerate(self.rows) if row.kind == ROW_GAP] if len(self.rows) < 200_000 else []
+            return sorted(set(self.problem_rows) | set(extra) | set(gaps))
+        return []
+
+    def selectable(self, r: int) -> bool:
+        return 0 <= r < len(self.rows) and self.rows[r].kind != ROW_GAP
+
+    def tokens_per_turn(self) -> list[float]:
+        return [float(st.value.usage.total_tokens) for st in self.steps if type(st.value) is m.DoneEvent]
+
+
+# --- sessions ------------------------------------------------------------------
+
+
+class SessionStats(NamedTuple):
+    steps: int
+    compacts: int
+    problems: int
+    load_status: str
+    kinds: dict[str, int]
+
+
+def stats_of(s: Session) -> SessionStats:
+    return SessionStats(len(s.steps), s.compact_count, len(s.problems), s.load_status, s.kind_counts())
+
+
+def parse_ts(ts: str) -> float | None:
+    if not ts:
+        return None
+    try:
+        return dt.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def relative(seconds_ago: float | None) -> str:
+    if seconds_ago is None:
+        return "-"
+    s = int(seconds_ago)
+    if s < 0:
+        return "future"
+    if s < 60:
+        return f"{s}s ago"
+    if s < 3600:
+        return f"{s // 60}m ago"
+    if s < 86400:
+        return f"{s // 3600}h ago"
+    return f"{s // 86400}d ago"
+
+
+def group_key(slug: str, meta: Any) -> tuple[str, str]:
+    from ..store.layout import parse_slug
+
+    p = parse_slug(slug)
+    if p is not None:
+        return (p.agent, p.sender)
+    return ("?", "unrecognised names")

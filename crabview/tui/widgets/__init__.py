@@ -1,0 +1,1 @@
+"""Widgets of the browser: sessions list, virtual timeline, step detail."""

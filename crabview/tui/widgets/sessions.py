@@ -1,0 +1,170 @@
+"""The sessions pane: every session, grouped by (agent, sender), filterable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, OptionList
+from textual.widgets.option_list import Option
+
+from ...render.safe import one_line
+from ...render.text import fmt_int
+from ..model import SessionStats, group_key, parse_ts, relative
+from ...store.layout import parse_slug
+
+
+class SessionList(OptionList):
+    """The list itself; printable keys start the filter."""
+
+    def on_key(self, event: events.Key) -> None:
+        ch = event.character
+        if ch and ch.isprintable() and not ch.isspace() and ch not in ("q", "?", "/") and event.key not in ("j", "k"):
+            pane = self.parent
+            if isinstance(pane, SessionsPane):
+                event.stop()
+                event.prevent_default()
+                pane.start_filter(ch)
+
+
+class SessionsPane(Vertical):
+    """Filter input + grouped session list."""
+
+    @dataclass
+    class Selected(Message):
+        slug: str
+
+    def __init__(self, *, id: str | None = None):
+        super().__init__(id=id)
+        self.filter_text = ""
+        self.slugs: list[str] = []  # visible, in list order
+        self._data: tuple[Any, ...] | None = None
+        self.selected: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter sessions…", id="session-filter")
+        yield SessionList(id="session-list")
+
+    def start_filter(self, ch: str) -> None:
+        inp = self.query_one(Input)
+        inp.value = inp.value + ch
+        inp.cursor_position = len(inp.value)
+        inp.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "session-filter":
+            event.stop()
+            self.filter_text = event.value
+            self.rebuild()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "session-filter":
+            event.stop()
+            self.query_one(SessionList).focus()
+
+    def set_data(
+        self,
+        summaries: dict[str, Any],
+        stats: dict[str, SessionStats],
+        latest: dict[tuple[str, str], str | None],
+        live: Callable[[str], bool],
+        now: float,
+    ) -> None:
+        self._data = (summaries, stats, latest, live, now)
+        self.rebuild()
+
+    def _matches(self, slug: str, summ: Any) -> bool:
+        f = self.filter_text.strip().lower()
+        if not f:
+            return True
+        meta = summ.meta
+        hay = [slug.lower()]
+        if meta is not None:
+            hay += [meta.title.lower(), meta.agent.lower(), meta.created_by.lower()]
+        return any(f in h for h in hay)
+
+    def rebuild(self) -> None:
+        if self._data is None:
+            return
+        summaries, stats, latest, live, now = self._data
+        ol = self.query_one(SessionList)
+        keep = self.selected
+        groups: dict[tuple[str, str], list[str]] = {}
+        for slug, summ in summaries.items():
+            if self._matches(slug, summ):
+                groups.setdefault(group_key(slug, summ.meta), []).append(slug)
+        options: list[Option | None] = []
+        self.slugs = []
+        for key in sorted(groups):
+            agent, sender = key
+            slugs = sorted(groups[key], key=lambda s: (parse_slug(s).seq if parse_slug(s) else 0, s))
+            head = Text(f"{one_line(agent, 16)} / {one_line(sender, 16)}", style="bold")
+            head.append(f"  {len(slugs)}", style="bright_black")
+            options.append(Option(head, disabled=True))
+            for slug in slugs:
+                options.append(Option(self._prompt(slug, summaries[slug], stats.get(slug), latest.get(key) == slug, live(slug), now), id=slug))
+                self.slugs.append(slug)
+        with self.app.batch_update():
+            ol.clear_options()
+            if options:
+                ol.add_options(options)
+            else:
+                ol.add_option(Option(Text("no sessions" + (" match the filter" if self.filter_text else ""), style="italic"), disabled=True))
+            if keep is not None and keep in self.slugs:
+                ol.highlighted = ol.get_option_index(keep)
+
+    def _prompt(self, slug: str, summ: Any, st: SessionStats | None, latest: bool, live: bool, now: float) -> Text:
+        meta = summ.meta
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append("● " if live else "  ", style="bold green")
+        title = meta.title if meta is not None and meta.title else "(untitled)"
+        t.append(one_line(title, 28), style="bold" if summ.listed else "strike")
+        if latest:
+            t.append(" ★", style="yellow")
+        t.append("\n    ")
+        t.append(one_line(slug, 24), style="bright_black")
+        line2 = Text("\n    ")
+        n = st.steps if st is not None else summ.step_names
+        line2.append(f"{fmt_int(n)} steps", style="")
+        if st is not None and st.compacts:
+            line2.append(f" ═{st.compacts}", style="yellow")
+        if st is not None and st.problems:
+            line2.append(f" ⚠{st.problems}", style="bold red")
+        elif st is None:
+            line2.append(" …", style="bright_black")
+        ts = parse_ts(meta.updated_at) if meta is not None else None
+        if ts is None and summ.mtime_ns:
+            ts = summ.mtime_ns / 1e9
+        line2.append(f" {relative(now - ts) if ts is not None else '-'}", style="bright_black")
+        if not summ.listed:
+            why = {"missing": "no meta", "corrupt": "bad meta", "unreadable": "meta unreadable"}.get(summ.meta_status, "unlisted")
+            line2.append(f" hidden: {why}", style="bold red")
+        t.append_text(line2)
+        return t
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        oid = event.option.id
+        if oid and oid != self.selected:
+            self.selected = oid
+            self.post_message(self.Selected(oid))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        oid = event.option.id
+        if oid:
+            if oid != self.selected:
+                self.selected = oid
+                self.post_message(self.Selected(oid))
+            self.app.query_one("#timeline").focus()
+
+    def select(self, slug: str) -> None:
+        self.selected = slug
+        ol = self.query_one(SessionList)
+        if slug in self.slugs:
+            ol.highlighted = ol.get_option_index(slug)

@@ -1,0 +1,369 @@
+"""The timeline: a virtual line view, one row per step file in load order.
+
+Only the visible lines are rendered (``render_line``), so a 100k-step
+session costs one pass to build the row list and nothing per frame beyond
+the screen height. Every string from the store is ``visible``-ised by the
+render layer and drawn as plain Segments: markup in a step shows literally.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Sparkline, Static
+from textual.containers import Vertical
+from rich.text import Text
+
+from ...render.safe import one_line
+from ...render.text import KIND_GLYPH, fmt_int, role_of
+from ...store import models as m
+from ...store.layout import TMP_MARK, step_number
+from ..model import ROW_COMPACT, ROW_GAP, ROW_STEP, TimelineModel
+
+S_NUM = Style(color="bright_black")
+S_ROLE = {
+    "user": Style(color="green", bold=True),
+    "assistant": Style(color="cyan"),
+    "tool": Style(color="blue"),
+    "system": Style(color="magenta"),
+}
+S_EVENT = Style(color="magenta")
+S_GLYPH = {
+    m.KIND_ENTRY: Style(color="cyan"),
+    m.KIND_EVENT: Style(color="magenta"),
+    m.KIND_COMPACT: Style(color="yellow", bold=True),
+    m.KIND_LEGACY: Style(color="yellow", bold=True),
+    m.KIND_UNPARSABLE: Style(color="red", bold=True),
+    m.KIND_UNREADABLE: Style(color="red", bold=True, reverse=True),
+}
+S_BAD = Style(color="red", bold=True)
+S_WARN = Style(color="yellow")
+S_DIM = Style(dim=True)
+S_LABEL_DIM = Style(color="bright_black", italic=True)
+S_GAP = Style(color="yellow", italic=True)
+S_DIVIDER = Style(color="yellow", bold=True)
+S_DIVIDER_BAD = Style(color="red", bold=True)
+S_CURSOR = Style(bgcolor="#264f78")
+S_CURSOR_BLUR = Style(bgcolor="#3a3a3a")
+S_MATCH = Style(color="black", bgcolor="yellow")
+
+
+class Timeline(ScrollView, can_focus=True):
+    """Rows of a ``TimelineModel``; cursor, follow mode, search matches."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor_up", "Up", show=False),
+        Binding("down,j", "cursor_down", "Down", show=False),
+        Binding("pageup", "page_up_rows", "PgUp", show=False),
+        Binding("pagedown", "page_down_rows", "PgDn", show=False),
+    ]
+
+    cursor: reactive[int] = reactive(0, always_update=True, repaint=False)
+    follow: reactive[bool] = reactive(True)
+
+    @dataclass
+    class Highlighted(Message):
+        timeline: "Timeline"
+        index: int  # step index (-1: nothing)
+
+    @dataclass
+    class FollowChanged(Message):
+        follow: bool
+
+    def __init__(self, *, id: str | None = None):
+        super().__init__(id=id)
+        self.model: TimelineModel | None = None
+        self.placeholder = "loading…"
+        self.matches: set[int] = set()
+
+    # -- model --------------------------------------------------------------
+
+    def set_model(self, model: TimelineModel | None, placeholder: str = "") -> None:
+        self.model = model
+        self.matches = set()
+        if placeholder:
+            self.placeholder = placeholder
+        self._resize_virtual()
+        if model is not None and model.rows:
+            self.follow = True
+            self._set_cursor(len(model.rows) - 1, force=True)
+            self.call_after_refresh(self._scroll_cursor_visible)
+        else:
+            self.cursor = 0
+            self.post_message(self.Highlighted(self, -1))
+        self.refresh()
+
+    def model_extended(self, keep_name: str | None = None, rebuilt: bool = False) -> None:
+        """Rows were appended (or rebuilt): keep the cursor, or follow the end."""
+        model = self.model
+        if model is None:
+            return
+        self._resize_virtual()
+        if self.follow and model.rows:
+            self._set_cursor(len(model.rows) - 1, force=True)
+            self.call_after_refresh(self._scroll_cursor_visible)
+        elif rebuilt and keep_name is not None:
+            i = model.session.index_of(keep_name)
+            if i is not None and i < len(model.row_of_step):
+                self._set_cursor(model.row_of_step[i], force=True)
+            else:
+                self._set_cursor(min(self.cursor, len(model.rows) - 1), force=True)
+        self.refresh()
+
+    def _resize_virtual(self) -> None:
+        n = len(self.model.rows) if self.model is not None else 1
+        self.virtual_size = Size(max(1, self.scrollable_content_region.width), n)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._resize_virtual()
+        self._scroll_cursor_visible()
+
+    # -- cursor -----------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return len(self.model.rows) if self.model is not None else 0
+
+    def current_step(self) -> int:
+        model = self.model
+        if model is None or not (0 <= self.cursor < len(model.rows)):
+            return -1
+        row = model.rows[self.cursor]
+        return row.index if row.kind != ROW_GAP else -1
+
+    def _set_cursor(self, r: int, force: bool = False) -> None:
+        model = self.model
+        if model is None or not model.rows:
+            return
+        r = max(0, min(r, len(model.rows) - 1))
+        if model.rows[r].kind == ROW_GAP:  # gaps are not selectable: step onto the next row
+            r = r + 1 if r + 1 < len(model.rows) else r - 1
+        old = self.cursor
+        self.cursor = r
+        at_end = r == len(model.rows) - 1
+        if at_end != self.follow:
+            self.follow = at_end
+        self._scroll_cursor_visible()
+        if old != r or force:
+            self.refresh_line(old)
+            self.refresh_line(r)
+            self.post_message(self.Highlighted(self, self.current_step()))
+
+    def _scroll_cursor_visible(self) -> None:
+        h = self.scrollable_content_region.height or self.size.height
+        if h <= 0:
+            return
+        top = int(self.scroll_offset.y)
+        r = self.cursor
+        if r < top:
+            self.scroll_to(y=r, animate=False, immediate=True)
+        elif r >= top + h:
+            self.scroll_to(y=r - h + 1, animate=False, immediate=True)
+
+    def move_to_row(self, r: int) -> None:
+        self._set_cursor(r)
+
+    def action_cursor_up(self) -> None:
+        r = self.cursor - 1
+        if self.model and 0 <= r and self.model.rows[r].kind == ROW_GAP:
+            r -= 1
+        self._set_cursor(max(r, 0))
+
+    def action_cursor_down(self) -> None:
+        self._set_cursor(self.cursor + 1)
+
+    def action_page_up_rows(self) -> None:
+        self._set_cursor(self.cursor - max(1, self.size.height - 1))
+
+    def action_page_down_rows(self) -> None:
+        self._set_cursor(self.cursor + max(1, self.size.height - 1))
+
+    def go_top(self) -> None:
+        self._set_cursor(0)
+
+    def go_end(self) -> None:
+        self._set_cursor(self.row_count - 1)
+        self.follow = True
+
+    def jump(self, rows: list[int], forward: bool) -> bool:
+        """Move to the next/previous row of ``rows`` (sorted); wraps around."""
+        if not rows:
+            return False
+        c = self.cursor
+        if forward:
+            nxt = next((r for r in rows if r > c), rows[0])
+        else:
+            nxt = next((r for r in reversed(rows) if r < c), rows[-1])
+        self._set_cursor(nxt)
+        return True
+
+    def watch_follow(self, follow: bool) -> None:
+        self.post_message(self.FollowChanged(follow))
+
+    def on_click(self, event: events.Click) -> None:
+        self.focus()
+        r = int(event.y + self.scroll_offset.y)
+        if 0 <= r < self.row_count:
+            self._set_cursor(r)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    # -- rendering ----------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width or self.size.width
+        r = y + int(self.scroll_offset.y)
+        model = self.model
+        if model is None or not model.rows:
+            if y == 0:
+                return Strip([Segment(" " + self.placeholder, S_LABEL_DIM)]).adjust_cell_length(width)
+            return Strip.blank(width)
+        if r >= len(model.rows):
+            return Strip.blank(width)
+        segs = self._row_segments(model, r, width)
+        strip = Strip(segs).adjust_cell_length(width)
+        if r == self.cursor:
+            strip = strip.apply_style(S_CURSOR if self.has_focus else S_CURSOR_BLUR)
+        return strip
+
+    def row_text(self, r: int) -> str:
+        """Plain text of a row (tests, search)."""
+        model = self.model
+        if model is None or not (0 <= r < len(model.rows)):
+            return ""
+        return "".join(s.text for s in self._row_segments(model, r, 400))
+
+    def _row_segments(self, model: TimelineModel, r: int, width: int) -> list[Segment]:
+        row = model.rows[r]
+        if row.kind == ROW_GAP:
+            n = row.extra
+            return [Segment(f"{'┆':>9}   … {fmt_int(n)} missing …", S_GAP)]
+        i = row.index
+        st = model.steps[i]
+        dim = model.is_not_replayed(i)
+        name = st.name
+        num = step_number(name)
+        is_tmp = TMP_MARK in name
+        if is_tmp:
+            numtxt = "tmp"
+        elif num is not None:
+            numtxt = str(num)
+        else:
+            numtxt = one_line(name[5:], 8) or "?"
+        lead = Segment(f"{numtxt:>8} ", S_NUM if r not in self.matches else S_MATCH)
+        if row.kind == ROW_COMPACT:
+            return [lead] + self._divider(model, i, st, width - 9, dim)
+        glyph = KIND_GLYPH.get(st.kind, "?")
+        segs = [lead, Segment(glyph + " ", S_GLYPH.get(st.kind))]
+        role = role_of(st)
+        if st.kind == m.KIND_ENTRY:
+            base_role = role.split("@", 1)[0]
+            rstyle = S_ROLE.get(base_role, Style(color="white"))
+        elif st.kind == m.KIND_EVENT:
+            rstyle = S_EVENT
+        else:
+            rstyle = S_BAD
+        segs.append(Segment(f"{one_line(role, 13):<13} ", rstyle))
+        label, lstyle = "", S_LABEL_DIM
+        if st.kind == m.KIND_UNREADABLE:
+            label, lstyle = "daemon load fails", S_BAD
+        elif is_tmp:
+            if st.decoded:
+                label, lstyle = f"leftover tmp · loaded as {st.kind}", S_WARN
+            else:
+                label, lstyle = "leftover tmp · skipped", S_WARN
+        elif st.kind == m.KIND_UNPARSABLE:
+            label, lstyle = "skipped by daemon", S_BAD
+        elif row.extra:
+            label, lstyle = "↯ out of numeric order", S_WARN
+        elif st.notes:
+            label, lstyle = "lenient decode", Style(color="cyan", italic=True)
+        elif dim:
+            label = "not replayed"
+        elif st.kind == m.KIND_ENTRY and model.load_status != "ok":
+            label, lstyle = "not replayed (load fails)", S_BAD
+        room = width - 9 - 2 - 14 - (len(label) + 2 if label else 0)
+        text = model.summary_of(i)
+        if len(text) > room:
+            text = text[: max(0, room - 1)] + "…" if room > 1 else ""
+        sstyle = None
+        if st.kind in (m.KIND_UNPARSABLE, m.KIND_UNREADABLE):
+            sstyle = S_BAD
+        elif is_tmp:
+            sstyle = S_WARN
+        segs.append(Segment(text, sstyle))
+        if label:
+            pad = max(1, room - Segment(text).cell_length + 2)
+            segs.append(Segment(" " * pad))
+            segs.append(Segment(label, lstyle))
+        if dim:
+            segs = [Segment(s.text, (s.style or Style()) + S_DIM) for s in segs]
+        return segs
+
+    def _divider(self, model: TimelineModel, i: int, st, width: int, dim: bool) -> list[Segment]:
+        v = st.value
+        is_boundary = model.boundary_index == i
+        where = "replay starts here" if is_boundary else "earlier boundary · not replayed"
+        if st.kind == m.KIND_COMPACT:
+            found = model.archive_found.get(v.archive_name, False)
+            state = "in memory.db" if found else "MISSING from memory.db"
+            text = f"══ compact · archive {one_line(v.archive_name, 40)} · {one_line(v.archived_at, 30)} · {state} · {where} "
+            style = S_DIVIDER if found else S_DIVIDER_BAD
+        else:
+            title = f" “{one_line(v.title, 30)}”" if v.title else ""
+            text = f"══ legacy compact{title} · {one_line(v.archived_at, 30) or 'no time'} · inline summary, no archive · {where} "
+            style = S_DIVIDER
+        if dim:
+            style = style + S_DIM
+        fill = max(0, width - Segment(text).cell_length)
+        return [Segment(text + "═" * fill, style)]
+
+
+class TimelineHeader(Vertical):
+    """Session title, token totals and a sparkline of tokens per turn."""
+
+    def compose(self):
+        yield Static(Text(""), id="timeline-title")
+        yield Sparkline([], id="timeline-spark")
+
+    def show(self, model: TimelineModel | None, note: str = "") -> None:
+        title = self.query_one("#timeline-title", Static)
+        spark = self.query_one("#timeline-spark", Sparkline)
+        if model is None:
+            title.update(Text(note or "no session selected", style="italic"))
+            spark.data = []
+            return
+        s = model.session
+        t = Text()
+        meta = s.meta
+        t.append(one_line(meta.title if meta and meta.title else s.slug, 50), style="bold")
+        t.append(f"  {one_line(s.slug, 40)}", style="bright_black")
+        c = s.kind_counts()
+        u = s.usage_totals()
+        t.append(f"  {fmt_int(len(model.steps))} steps", style="")
+        if c[m.KIND_COMPACT] + c[m.KIND_LEGACY]:
+            t.append(f" · {c[m.KIND_COMPACT] + c[m.KIND_LEGACY]} compacts", style="yellow")
+        bad = c[m.KIND_UNPARSABLE] + c[m.KIND_UNREADABLE]
+        if bad:
+            t.append(f" · {bad} skipped/unreadable", style="red")
+        t.append(
+            f"  tokens {fmt_int(u['total_tokens'])} ({fmt_int(u['prompt_tokens'])} in / {fmt_int(u['completion_tokens'])} out, {u['turns']} turns)",
+            style="green",
+        )
+        if s.load_status != "ok":
+            t.append(f"  daemon load: {s.load_status}", style="bold red")
+        title.update(t)
+        spark.data = model.tokens_per_turn()[-400:]
