@@ -37,8 +37,10 @@ I64_MIN = -(1 << 63)
 
 _WS = re.compile(rb"[ \t\n\r]*")
 _STR_SIMPLE = re.compile(rb'"([^"\\\x00-\x1f]*)"')
-_STR_FULL = re.compile(rb'"((?:[^"\\\x00-\x1f]+|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*)"')
-_STR_BODY = re.compile(rb'(?:[^"\\\x00-\x1f]+|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*')
+# Possessive quantifiers (Python 3.11+): without them a long string with a
+# bad escape near its end backtracks exponentially.
+_STR_FULL = re.compile(rb'"((?:[^"\\\x00-\x1f]++|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*+)"')
+_STR_BODY = re.compile(rb'(?:[^"\\\x00-\x1f]++|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*+')
 _NUM = re.compile(rb"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 _ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|(.))", re.S)
 _SIMPLE_ESCAPES = {
