@@ -123,9 +123,9 @@ class CrabviewApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#search", Input).display = False
-        self.query_one(Timeline).focus()
-        self.query_one(TimelineHeader).show(None, "loading the store…")
+        self._main("#search", Input).display = False
+        self._main(Timeline).focus()
+        self._main(TimelineHeader).show(None, "loading the store…")
         self.load_summaries()
         if self.watch_enabled:
             self.watch_store()
@@ -145,13 +145,18 @@ class CrabviewApp(App[None]):
 
     # -- helpers --------------------------------------------------------------------
 
+    def _main(self, selector: Any, kind: Any = None) -> Any:
+        """Query the main screen (a modal may be on top)."""
+        screen = self.screen_stack[0] if self.screen_stack else self.screen
+        return screen.query_one(selector, kind) if kind is not None else screen.query_one(selector)
+
     @property
     def timeline(self) -> Timeline:
-        return self.query_one(Timeline)
+        return self._main(Timeline)
 
     @property
     def detail(self) -> DetailPane:
-        return self.query_one(DetailPane)
+        return self._main(DetailPane)
 
     def is_live(self, slug: str) -> bool:
         t = self.live_at.get(slug)
@@ -164,7 +169,7 @@ class CrabviewApp(App[None]):
         return False
 
     def refresh_sessions(self) -> None:
-        self.query_one(SessionsPane).set_data(self.summaries, self.stats, self.latest, self.is_live, self.now())
+        self._main(SessionsPane).set_data(self.summaries, self.stats, self.latest, self.is_live, self.now())
         self.update_status()
 
     def update_status(self) -> None:
@@ -175,6 +180,10 @@ class CrabviewApp(App[None]):
         t.append(f"  watch: {mode}", style="green" if mode == "inotify" else "yellow")
         if self.watcher_reason:
             t.append(f" ({one_line(self.watcher_reason, 40)})", style="yellow")
+        if self.model is not None:
+            t.append(f"  follow: {'on' if self.timeline.follow else 'off'}", style="cyan")
+        if self.search_query:
+            t.append(f"  /{one_line(self.search_query, 20)}: {len(self.search_rows)} matches", style="yellow")
         hidden = sum(1 for s in self.summaries.values() if not s.listed)
         t.append(f"  {len(self.summaries)} sessions")
         if hidden:
@@ -187,11 +196,7 @@ class CrabviewApp(App[None]):
             t.append(f"  memory.db: {len(mem.archives)} archives", style="bright_black")
         else:
             t.append(f"  memory.db {mem.status}", style="red")
-        if self.model is not None:
-            t.append(f"  follow: {'on' if self.timeline.follow else 'off'}", style="cyan")
-        if self.search_query:
-            t.append(f"  /{one_line(self.search_query, 20)}: {len(self.search_rows)} matches", style="yellow")
-        self.query_one("#status", Static).update(t)
+        self._main("#status", Static).update(t)
 
     # -- loading ---------------------------------------------------------------------
 
@@ -217,7 +222,7 @@ class CrabviewApp(App[None]):
                 self.summaries[s.slug] = s
         self.latest.update(msg.latest)
         self.refresh_sessions()
-        pane = self.query_one(SessionsPane)
+        pane = self._main(SessionsPane)
         if self.selected is None:
             want = self.initial_select
             if want is None and self.live_writer is not None:
@@ -227,7 +232,7 @@ class CrabviewApp(App[None]):
             if want is not None:
                 self.select_session(want)
             else:
-                self.query_one(TimelineHeader).show(None, "no sessions in this store")
+                self._main(TimelineHeader).show(None, "no sessions in this store")
                 self.timeline.set_model(None, "no sessions")
         if msg.full:
             self.load_stats([s.slug for s in msg.summaries])
@@ -246,11 +251,11 @@ class CrabviewApp(App[None]):
         if slug == self.selected and self.model is not None:
             return
         self.selected = slug
-        self.query_one(SessionsPane).select(slug)
+        self._main(SessionsPane).select(slug)
         self.loading = slug
         self.pending_names[slug] = []
         self.timeline.set_model(None, f"loading {one_line(slug, 60)}…")
-        self.query_one(TimelineHeader).show(None, f"loading {one_line(slug, 60)}…")
+        self._main(TimelineHeader).show(None, f"loading {one_line(slug, 60)}…")
         self.load_session(slug)
 
     @on(SessionsPane.Selected)
@@ -277,7 +282,7 @@ class CrabviewApp(App[None]):
         self.timeline.set_model(self.model, "no step files in this session")
         if self.first_paint is None:
             self.first_paint = time.monotonic()
-        self.query_one(TimelineHeader).show(self.model)
+        self._main(TimelineHeader).show(self.model)
         self.search_rows = []
         self.search_query = ""
         self.refresh_sessions()
@@ -408,7 +413,7 @@ class CrabviewApp(App[None]):
             rebuilt = model.extend() < 0
         tl.model_extended(keep, rebuilt=True if rebuilt else False)
         self.stats[s.slug] = stats_of(s)
-        self.query_one(TimelineHeader).show(model)
+        self._main(TimelineHeader).show(model)
         if self.search_query:
             self.search_session(self.search_query, quiet=True)
         self.update_status()
@@ -438,7 +443,7 @@ class CrabviewApp(App[None]):
                 self.session = None
                 self.model = None
                 self.timeline.set_model(None, f"session {one_line(slug, 60)} was deleted")
-                self.query_one(TimelineHeader).show(None, f"session {one_line(slug, 60)} was deleted")
+                self._main(TimelineHeader).show(None, f"session {one_line(slug, 60)} was deleted")
                 self.detail.show_step(None, -1)
         self.refresh_sessions()
 
@@ -467,7 +472,7 @@ class CrabviewApp(App[None]):
     # -- search --------------------------------------------------------------------
 
     def action_search(self) -> None:
-        inp = self.query_one("#search", Input)
+        inp = self._main("#search", Input)
         inp.display = True
         inp.value = self.search_query
         inp.focus()
@@ -488,7 +493,7 @@ class CrabviewApp(App[None]):
 
     def on_key(self, event: Any) -> None:
         if event.key == "escape":
-            inp = self.query_one("#search", Input)
+            inp = self._main("#search", Input)
             if inp.display:
                 inp.display = False
                 self.timeline.focus()

@@ -73,6 +73,8 @@ class SearchResults(ModalScreen[tuple[str, str] | None]):
             ol.add_option(Option(t, id=str(k)))
         if not self.hits:
             ol.add_option(Option(Text("no matches", style="italic"), disabled=True))
+        else:
+            ol.highlighted = 0
         ol.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -64,20 +64,19 @@ def _content_text(c: Any) -> str:
 def text_widget(text: str, markdown: bool) -> list[Any]:
     shown, trunc = capped(text)
     out: list[Any] = []
+    if trunc:  # the note goes first: after 100k characters nobody would see it
+        out.append(note(trunc))
     if markdown and len(shown) <= MARKDOWN_CAP:
         out.append(Markdown(shown, open_links=False, classes="md"))
     else:
         out.append(Static(Text(shown), classes="plain"))
-    if trunc:
-        out.append(note(trunc))
     return out
 
 
 def json_widget(value: Any) -> list[Any]:
     shown, trunc = capped(_json(value), RAW_CAP)
-    out: list[Any] = [Static(Syntax(shown, "json", theme=SYNTAX_THEME, word_wrap=True, background_color="default"), classes="json")]
-    if trunc:
-        out.append(note(trunc))
+    out: list[Any] = [note(trunc)] if trunc else []
+    out.append(Static(Syntax(shown, "json", theme=SYNTAX_THEME, word_wrap=True, background_color="default"), classes="json"))
     return out
 
 
@@ -128,9 +127,8 @@ def decoded_widgets(model: TimelineModel, i: int) -> list[Any]:
                 out.extend(text_widget(b.text, markdown=True))
             elif bt is m.ThinkingBlock:
                 body, trunc = capped(b.thinking)
-                inner = [Static(Text(body, style="italic"), classes="plain")]
-                if trunc:
-                    inner.append(note(trunc))
+                inner = [note(trunc)] if trunc else []
+                inner.append(Static(Text(body, style="italic"), classes="plain"))
                 sig = " · signed" if b.signature else ""
                 out.append(Collapsible(*inner, title=f"thinking ({fmt_int(len(b.thinking))} chars{sig})", collapsed=True))
             elif bt is m.ToolUseBlock:
@@ -199,21 +197,27 @@ def decoded_widgets(model: TimelineModel, i: int) -> list[Any]:
     return out
 
 
-def hex_view(data: bytes, error_offset: int | None) -> Text:
+def hex_view(data: bytes, error_offset: int | None, per_row: int = 16) -> Text:
     """Hex + text of the start of ``data`` and the window around the error."""
     spans: list[tuple[int, int]] = [(0, min(len(data), HEX_HEAD))]
     if error_offset is not None and error_offset >= HEX_HEAD:
-        lo = max(HEX_HEAD, (error_offset - HEX_WINDOW) // 16 * 16)
+        lo = max(HEX_HEAD, (error_offset - HEX_WINDOW) // per_row * per_row)
         spans.append((lo, min(len(data), error_offset + HEX_WINDOW)))
     out = Text()
+    if len(data) > spans[-1][1] or len(spans) > 1:
+        shown = sum(hi - lo for lo, hi in spans)
+        out.append(f"{fmt_int(len(data))} bytes; showing {fmt_int(shown)} of them", style="italic yellow")
+        out.append(" (the start and the error's surroundings)\n" if len(spans) > 1 else " (the start)\n", style="italic yellow")
+    elif error_offset is not None:
+        out.append(f"{fmt_int(len(data))} bytes · error at byte {error_offset}\n", style="italic")
     prev_end = 0
     for lo, hi in spans:
         if lo > prev_end:
             out.append(f"… {fmt_int(lo - prev_end)} bytes not shown …\n", style="italic yellow")
-        for off in range(lo, hi, 16):
-            chunk = data[off : min(off + 16, hi)]
+        for off in range(lo, hi, per_row):
+            chunk = data[off : min(off + per_row, hi)]
             out.append(f"{off:08x}  ", style="bright_black")
-            for k in range(16):
+            for k in range(per_row):
                 if k < len(chunk):
                     style = "bold white on red" if error_offset == off + k else ""
                     out.append(f"{chunk[k]:02x}", style=style)
@@ -362,7 +366,9 @@ class DetailPane(Vertical):
         syn, why = raw_view(data)
         raw_note.update(Text(why or f"{fmt_int(len(data))} bytes, pretty-printed", style="italic yellow" if why else "italic bright_black"))
         self.query_one("#raw-body", Static).update(syn)
-        self.query_one("#hex-body", Static).update(hex_view(data, st.offset if st.kind == m.KIND_UNPARSABLE else None))
+        per_row = 16 if self.size.width >= 130 else 8
+        self.query_one("#hex-scroll").styles.width = 16 + per_row * 4
+        self.query_one("#hex-body", Static).update(hex_view(data, st.offset if st.kind == m.KIND_UNPARSABLE else None, per_row))
         if st.kind == m.KIND_UNPARSABLE:
             self.query_one("#salvage-body", Static).update(salvage_view(st, data, salv))
         else:

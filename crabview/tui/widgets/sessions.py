@@ -47,7 +47,7 @@ class SessionsPane(Vertical):
         self.selected: str | None = None
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter sessions…", id="session-filter")
+        yield Input(placeholder="filter sessions…", id="session-filter", select_on_focus=False)
         yield SessionList(id="session-list")
 
     def start_filter(self, ch: str) -> None:

@@ -165,9 +165,9 @@ class Timeline(ScrollView, can_focus=True):
         top = int(self.scroll_offset.y)
         r = self.cursor
         if r < top:
-            self.scroll_to(y=r, animate=False, immediate=True)
+            self.set_scroll(None, r)
         elif r >= top + h:
-            self.scroll_to(y=r - h + 1, animate=False, immediate=True)
+            self.set_scroll(None, r - h + 1)
 
     def move_to_row(self, r: int) -> None:
         self._set_cursor(r)
