@@ -1,0 +1,576 @@
+"""The mounted tree, independent of FUSE: paths to nodes, kept fresh cheaply.
+
+``MountTree`` answers three questions — what is at a path (``lookup``),
+what is in a directory (``listdir``), and the bytes of a generated file —
+and nothing in it knows about libfuse, so it is tested directly too.
+
+Freshness without a watcher: each access revalidates what it touches, at
+most every ``CHECK_INTERVAL`` seconds per session. A session directory's
+mtime changes whenever the daemon renames a step or meta into it, so a
+``stat`` is enough to know nothing changed. Timestamps are coarse (a
+kernel tick), so a directory modified in the last ``RACY_NS`` is listed
+again even if its mtime looks the same ("racy" entries, as git calls
+them), and files created in that window are re-``stat``ed until they
+settle, which catches writers that are not atomic. Changed names are
+handed to ``Session.refresh``; everything rendered is cached per session
+version, so ``grep -r`` decodes each step once.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..render import files as rf
+from ..store import models as m
+from ..store.layout import find_latest_session, parse_slug, sender_slug
+from ..store.session import Session, read_file
+from ..store.store import Store
+
+CHECK_INTERVAL = 0.05  # seconds between revalidations of one thing
+RACY_NS = 2_000_000_000  # an mtime this recent may still change within its tick
+NAME_MAX = 255
+
+DIR, FILE, RAW, LINK = "dir", "file", "raw", "link"
+
+ROOT_NAMES = ("README.txt", "problems.txt", "sessions", "archives", "by-agent")
+SESSION_FILES = ("transcript.md", "replay.jsonl", "problems.txt")
+
+
+@dataclass(slots=True)
+class Node:
+    kind: str  # dir | file | raw | link
+    mtime_ns: int
+    size: int = 0
+    data: bytes | None = None  # file: the content
+    path: str | None = None  # raw: the source file
+    target: str | None = None  # link: the symlink text
+    key: Any = None  # raw: the stat key the size came from
+
+
+def _stat_key(path: str | os.PathLike[str]) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+
+
+def _racy(mtime_ns: int) -> bool:
+    return time.time_ns() - mtime_ns < RACY_NS
+
+
+def fit_name(name: str) -> str:
+    """A directory entry name the kernel accepts (at most 255 bytes)."""
+    b = name.encode("utf-8", "surrogateescape")
+    if len(b) <= NAME_MAX:
+        return name
+    import hashlib
+
+    tag = "~" + hashlib.sha1(b).hexdigest()[:10]
+    dot = name.rfind(".", max(0, len(name) - 24))
+    suffix = name[dot:] if dot > 0 else ""
+    keep = NAME_MAX - len(tag.encode()) - len(suffix.encode("utf-8", "surrogateescape"))
+    head = b[:keep].decode("utf-8", "ignore")
+    return head + tag + suffix
+
+
+def safe_component(name: str) -> str:
+    """A store-provided string as one path component: no '/', NUL, '.' or '..'."""
+    out = []
+    for ch in name:
+        if ch in "/%\x00" or ord(ch) < 0x20 or ch == "\x7f":
+            out.append(f"%{ord(ch):02X}")
+        else:
+            out.append(ch)
+    s = "".join(out)
+    if s in ("", ".", ".."):
+        s = s.replace(".", "%2E") or "%00"
+    return s
+
+
+class SessionNode:
+    """One session directory, loaded on first use and refreshed by name."""
+
+    def __init__(self, tree: "MountTree", slug: str, path: str):
+        self.tree = tree
+        self.slug = slug
+        self.path = path
+        self.session: Session | None = None
+        self.dir_key: tuple[int, int, int, int] | None = None
+        self.meta_key: tuple[int, int, int, int] | None = None
+        self.names: set[str] = set()
+        self.racy: dict[str, tuple[int, int, int, int] | None] = {}
+        self.checked = -1.0
+        self.version = 0
+        self.gone = False
+        self._files: dict[str, bytes] = {}
+        self._files_version = -1
+        self._steps: dict[str, tuple[Any, ...]] = {}
+        self._step_names: dict[str, int] = {}
+        self._step_names_version = -1
+        self._mtimes: dict[str, tuple[Any, int]] = {}
+
+    # -- freshness ---------------------------------------------------------------
+
+    def revalidate(self, force: bool = False) -> Session | None:
+        now = time.monotonic()
+        if not force and self.session is not None and now - self.checked < CHECK_INTERVAL:
+            return self.session
+        self.checked = now
+        dir_key = _stat_key(self.path)
+        if dir_key is None:
+            self.gone = True
+            return self.session
+        self.gone = False
+        meta_key = _stat_key(os.path.join(self.path, "meta"))
+        s = self.session
+        if s is None or self.dir_key is None or dir_key[2] != self.dir_key[2]:
+            self._full_load(dir_key, meta_key)
+            return self.session
+        changed: set[str] = set()
+        if dir_key != self.dir_key or _racy(dir_key[0]):
+            try:
+                names = set(os.listdir(self.path))
+            except OSError:
+                names = self.names
+            fresh = names - self.names
+            changed |= fresh | (self.names - names)
+            self.names = names
+            for name in fresh:  # stat before Session reads: a later write shows up as a new key
+                k = _stat_key(os.path.join(self.path, name))
+                if k is not None and _racy(k[0]):
+                    self.racy[name] = k
+        self.dir_key = dir_key
+        if meta_key != self.meta_key:
+            changed.add("meta")
+            self.meta_key = meta_key
+        for name, old in list(self.racy.items()):
+            if name in changed:
+                continue
+            k = _stat_key(os.path.join(self.path, name))
+            if k != old:
+                changed.add(name)
+                if k is None:
+                    del self.racy[name]
+                else:
+                    self.racy[name] = k
+            elif k is None or not _racy(k[0]):
+                del self.racy[name]
+        if changed:
+            s.refresh(changed)
+            self.version += 1
+        return s
+
+    def _full_load(self, dir_key: Any, meta_key: Any) -> None:
+        self.dir_key, self.meta_key = dir_key, meta_key
+        s = Session(Path(self.path), self.tree.store.memory)
+        s.load()
+        self.session = s
+        self.names = set(s.entry_names)
+        self.racy = {}
+        if _racy(dir_key[0]):
+            for name in self.names:
+                k = _stat_key(os.path.join(self.path, name))
+                if k is not None and _racy(k[0]):
+                    self.racy[name] = k
+        self.version += 1
+
+    def bump(self) -> None:
+        self.version += 1
+
+    # -- times ---------------------------------------------------------------------
+
+    @property
+    def dir_mtime(self) -> int:
+        return self.dir_key[0] if self.dir_key else self.tree.mounted_ns
+
+    @property
+    def mtime(self) -> int:
+        t = self.dir_mtime
+        if self.meta_key is not None and self.meta_key[0] > t:
+            t = self.meta_key[0]
+        return t
+
+    def step_mtime(self, st: Any) -> int:
+        got = self._mtimes.get(st.name)
+        if got is not None and got[0] is st:
+            return got[1]
+        k = _stat_key(os.path.join(self.path, st.name))
+        t = k[0] if k is not None else self.dir_mtime
+        self._mtimes[st.name] = (st, t)
+        return t
+
+    # -- contents ------------------------------------------------------------------
+
+    def _check_files(self) -> None:
+        if self._files_version != self.version:
+            self._files = {}
+            self._files_version = self.version
+
+    def file(self, name: str) -> bytes | None:
+        """A session-level generated file, or None if there is no such name."""
+        s = self.revalidate()
+        if s is None:
+            return None
+        self._check_files()
+        got = self._files.get(name)
+        if got is not None:
+            return got
+        if name == "transcript.md":
+            data = rf.transcript_bytes(s)
+        elif name == "replay.jsonl":
+            data = rf.replay_bytes(s)
+        elif name == "problems.txt":
+            data = rf.problems_bytes(s.problems)
+        elif name == "meta.json" and s.meta is not None:
+            data = rf.meta_json_bytes(s)
+        elif name == "meta.error.txt" and s.meta is None:
+            raw, _ = read_file(os.path.join(self.path, "meta"))
+            data = rf.meta_error_bytes(s, raw)
+        else:
+            return None
+        self._files[name] = data
+        return data
+
+    def file_names(self) -> list[str]:
+        s = self.revalidate()
+        meta = "meta.json" if s is not None and s.meta is not None else "meta.error.txt"
+        return [meta, *SESSION_FILES]
+
+    def step_names(self) -> dict[str, int]:
+        """steps/ entry name -> index into Session.steps."""
+        s = self.revalidate()
+        if s is None:
+            return {}
+        if self._step_names_version != self.version:
+            names: dict[str, int] = {}
+            for i, st in enumerate(s.steps):
+                n = fit_name(rf.step_file_name(st))
+                names.setdefault(n, i)
+            self._step_names = names
+            self._step_names_version = self.version
+        return self._step_names
+
+    def step_file(self, name: str) -> tuple[bytes, int] | None:
+        """(bytes, mtime_ns) of steps/<name>."""
+        i = self.step_names().get(name)
+        s = self.session
+        if i is None or s is None:
+            return None
+        st = s.steps[i]
+        key = (st, i, s.replay_start, s.load_status)
+        got = self._steps.get(st.name)
+        if got is not None and got[0] is st and got[1:4] == key[1:]:
+            return got[4], self.step_mtime(st)
+        if st.kind in (m.KIND_UNPARSABLE, m.KIND_UNREADABLE):
+            raw = None
+            if st.kind == m.KIND_UNPARSABLE:
+                raw, _ = read_file(os.path.join(self.path, st.name))
+            data = rf.unparsable_bytes(st, raw)
+        else:
+            data = rf.step_json_bytes(st, s, i)
+        self._steps[st.name] = (*key, data)
+        return data, self.step_mtime(st)
+
+    def raw_names(self) -> list[str]:
+        """Regular files of the session directory (symlinks followed, as the daemon does)."""
+        self.revalidate()
+        out = []
+        try:
+            with os.scandir(self.path) as it:
+                for e in it:
+                    try:
+                        if e.is_file():
+                            out.append(e.name)
+                    except OSError:
+                        continue
+        except OSError:
+            return []
+        out.sort()
+        return out
+
+    def raw_node(self, name: str) -> Node | None:
+        if name not in self.names and self.revalidate(force=True) is not None and name not in self.names:
+            return None
+        p = os.path.join(self.path, name)
+        try:
+            st = os.stat(p)
+        except OSError:
+            return None
+        if not stat_mod.S_ISREG(st.st_mode):
+            return None
+        key = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
+        return Node(RAW, st.st_mtime_ns, st.st_size, path=p, key=key)
+
+
+class MountTree:
+    """Everything the mount shows, for one store."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.lock = threading.RLock()
+        self.mounted_ns = time.time_ns()
+        root = store.layout.root
+        self.root_label = str(root if root is not None else store.sessions_dir)
+        self.readme = rf.readme_bytes(self.root_label, self.mounted_ns / 1e9)
+        self.sessions: dict[str, SessionNode] = {}
+        self._sessions_key: Any = "unread"
+        self._sessions_checked = -1.0
+        self.sessions_version = 0
+        self._memory_key = _stat_key(store.layout.memory_path) if store.layout.memory_path else None
+        self.memory_version = 0
+        self._archives: dict[str, Any] = {}
+        self._archives_version = -1
+        self._by_agent: dict[str, dict[str, str]] = {}
+        self._by_agent_version = -1
+        self._problems: tuple[Any, bytes] | None = None
+
+    # -- freshness -------------------------------------------------------------------
+
+    def revalidate(self) -> None:
+        now = time.monotonic()
+        if now - self._sessions_checked < CHECK_INTERVAL:
+            return
+        self._sessions_checked = now
+        mp = self.store.layout.memory_path
+        if mp is not None:
+            mk = _stat_key(mp)
+            if mk != self._memory_key or (mk is not None and _racy(mk[0])):
+                old = self.store.memory
+                mem = self.store.reload_memory()
+                if mk != self._memory_key or (mem.status, mem.entries) != (old.status, old.entries):
+                    self.memory_version += 1
+                    for node in self.sessions.values():
+                        if node.session is not None:
+                            node.session.set_memory(mem)
+                            node.bump()
+                self._memory_key = mk
+        key = _stat_key(self.store.sessions_dir)
+        if key != self._sessions_key or (key is not None and _racy(key[0])):
+            self._sessions_key = key
+            entries = self.store.session_entries()
+            fresh: dict[str, SessionNode] = {}
+            for e in entries:
+                node = self.sessions.get(e.slug)
+                if node is None or node.path != e.path:
+                    node = SessionNode(self, e.slug, e.path)
+                fresh[e.slug] = node
+            if fresh.keys() != self.sessions.keys():
+                self.sessions_version += 1
+            self.sessions = fresh
+
+    def session(self, slug: str) -> SessionNode | None:
+        self.revalidate()
+        node = self.sessions.get(slug)
+        if node is None or node.gone:
+            return None
+        return node
+
+    # -- store-level contents ------------------------------------------------------------
+
+    def archives(self) -> dict[str, Any]:
+        """archives/ entry name -> memory.db Archive entry."""
+        self.revalidate()
+        if self._archives_version != self.memory_version:
+            out: dict[str, Any] = {}
+            for e in self.store.memory.entries:
+                if e.kind != "archive":
+                    continue
+                base = fit_name(safe_component(e.name) + ".md")
+                name, k = base, 2
+                while name in out:
+                    name = fit_name(f"{safe_component(e.name)}~{k}.md")
+                    k += 1
+                out[name] = e
+            self._archives = out
+            self._archives_version = self.memory_version
+        return self._archives
+
+    def by_agent(self) -> dict[str, dict[str, str]]:
+        """agent -> sender -> the daemon's latest session slug (listed here)."""
+        self.revalidate()
+        if self._by_agent_version != self.sessions_version or not self._by_agent_fresh():
+            pairs: set[tuple[str, str]] = set()
+            for slug in self.sessions:
+                ps = parse_slug(slug)
+                if ps is None:
+                    continue
+                a, s = sender_slug(ps.agent), sender_slug(ps.sender)
+                if a and s:
+                    pairs.add((a, s))
+            out: dict[str, dict[str, str]] = {}
+            for a, s in sorted(pairs):
+                latest = find_latest_session(self.store.sessions_dir, a, s)
+                if latest is not None and latest in self.sessions:
+                    out.setdefault(a, {})[s] = latest
+            self._by_agent = out
+            self._by_agent_version = self.sessions_version
+            self._by_agent_key = self._sessions_key
+        return self._by_agent
+
+    def _by_agent_fresh(self) -> bool:
+        return getattr(self, "_by_agent_key", None) == self._sessions_key
+
+    def problems(self) -> bytes:
+        self.revalidate()
+        nodes = list(self.sessions.values())
+        for n in nodes:
+            n.revalidate()
+        sig = (self.memory_version, tuple((n.slug, n.version) for n in nodes))
+        if self._problems is not None and self._problems[0] == sig:
+            return self._problems[1]
+        problems = list(self.store.store_problems())
+        for n in nodes:
+            if n.session is not None and not n.gone:
+                problems.extend(n.session.problems)
+        data = rf.problems_bytes(problems)
+        self._problems = (sig, data)
+        return data
+
+    def problems_mtime(self) -> int:
+        t = self._sessions_key[0] if isinstance(self._sessions_key, tuple) else self.mounted_ns
+        for n in self.sessions.values():
+            t = max(t, n.mtime)
+        if self._memory_key is not None:
+            t = max(t, self._memory_key[0])
+        return t
+
+    # -- the two questions FUSE asks --------------------------------------------------------
+
+    @staticmethod
+    def split(path: str) -> list[str] | None:
+        parts = [p for p in path.split("/") if p]
+        for p in parts:
+            if p in (".", "..") or "\x00" in p:
+                return None
+        return parts
+
+    def lookup(self, path: str) -> Node | None:
+        parts = self.split(path)
+        if parts is None:
+            return None
+        with self.lock:
+            return self._lookup(parts)
+
+    def _dir(self, mtime: int) -> Node:
+        return Node(DIR, mtime)
+
+    def _sessions_mtime(self) -> int:
+        return self._sessions_key[0] if isinstance(self._sessions_key, tuple) else self.mounted_ns
+
+    def _lookup(self, parts: list[str]) -> Node | None:
+        self.revalidate()
+        n = len(parts)
+        if n == 0:
+            return self._dir(self._sessions_mtime())
+        top = parts[0]
+        if top == "README.txt":
+            return Node(FILE, self.mounted_ns, len(self.readme), self.readme) if n == 1 else None
+        if top == "problems.txt":
+            if n != 1:
+                return None
+            data = self.problems()
+            return Node(FILE, self.problems_mtime(), len(data), data)
+        if top == "archives":
+            if n == 1:
+                return self._dir(self._memory_key[0] if self._memory_key else self.mounted_ns)
+            if n != 2:
+                return None
+            e = self.archives().get(parts[1])
+            if e is None:
+                return None
+            data = rf.archive_md_bytes(e)
+            mt = self._memory_key[0] if self._memory_key else self.mounted_ns
+            return Node(FILE, mt, len(data), data)
+        if top == "by-agent":
+            if n == 1:
+                return self._dir(self._sessions_mtime())
+            senders = self.by_agent().get(parts[1])
+            if senders is None:
+                return None
+            if n == 2:
+                return self._dir(self._sessions_mtime())
+            slug = senders.get(parts[2])
+            if slug is None:
+                return None
+            if n == 3:
+                return self._dir(self._sessions_mtime())
+            if n == 4 and parts[3] == "latest":
+                node = self.sessions.get(slug)
+                return Node(LINK, node.dir_mtime if node else self._sessions_mtime(), target=f"../../../sessions/{slug}")
+            return None
+        if top != "sessions":
+            return None
+        if n == 1:
+            return self._dir(self._sessions_mtime())
+        node = self.session(parts[1])
+        if node is None:
+            return None
+        if n == 2:
+            node.revalidate()
+            return self._dir(node.dir_mtime)
+        sub = parts[2]
+        if n == 3:
+            if sub in ("steps", "raw"):
+                node.revalidate()
+                return self._dir(node.dir_mtime)
+            data = node.file(sub)
+            if data is None:
+                return None
+            return Node(FILE, node.mtime, len(data), data)
+        if n == 4 and sub == "steps":
+            got = node.step_file(parts[3])
+            if got is None:
+                return None
+            return Node(FILE, got[1], len(got[0]), got[0])
+        if n == 4 and sub == "raw":
+            return node.raw_node(parts[3])
+        return None
+
+    def listdir(self, path: str) -> list[tuple[str, str]] | None:
+        """[(name, kind)] of a directory, or None if it is not one."""
+        parts = self.split(path)
+        if parts is None:
+            return None
+        with self.lock:
+            return self._listdir(parts)
+
+    def _listdir(self, parts: list[str]) -> list[tuple[str, str]] | None:
+        self.revalidate()
+        n = len(parts)
+        if n == 0:
+            return [("README.txt", FILE), ("problems.txt", FILE), ("sessions", DIR), ("archives", DIR), ("by-agent", DIR)]
+        top = parts[0]
+        if top == "sessions":
+            if n == 1:
+                return [(slug, DIR) for slug, node in self.sessions.items() if not node.gone]
+            node = self.session(parts[1])
+            if node is None:
+                return None
+            if n == 2:
+                return [(f, FILE) for f in node.file_names()] + [("steps", DIR), ("raw", DIR)]
+            if n == 3 and parts[2] == "steps":
+                return [(name, FILE) for name in node.step_names()]
+            if n == 3 and parts[2] == "raw":
+                return [(name, RAW) for name in node.raw_names()]
+            return None
+        if top == "archives" and n == 1:
+            return [(name, FILE) for name in self.archives()]
+        if top == "by-agent":
+            ba = self.by_agent()
+            if n == 1:
+                return [(a, DIR) for a in ba]
+            senders = ba.get(parts[1])
+            if senders is None:
+                return None
+            if n == 2:
+                return [(s, DIR) for s in senders]
+            if n == 3 and parts[2] in senders:
+                return [("latest", LINK)]
+        return None
