@@ -145,6 +145,10 @@ class CrabviewApp(App[None]):
 
     # -- helpers --------------------------------------------------------------------
 
+    def _alive(self) -> bool:
+        """False while shutting down: late worker messages are dropped."""
+        return bool(self._screen_stacks.get(self._current_mode)) and self.is_running
+
     def _main(self, selector: Any, kind: Any = None) -> Any:
         """Query the main screen (a modal may be on top)."""
         screen = self.screen_stack[0] if self.screen_stack else self.screen
@@ -215,6 +219,8 @@ class CrabviewApp(App[None]):
 
     @on(SummariesLoaded)
     def _summaries_loaded(self, msg: SummariesLoaded) -> None:
+        if not self._alive():
+            return
         if msg.full:
             self.summaries = {s.slug: s for s in msg.summaries}
         else:
@@ -260,6 +266,8 @@ class CrabviewApp(App[None]):
 
     @on(SessionsPane.Selected)
     def _pane_selected(self, msg: SessionsPane.Selected) -> None:
+        if not self._alive():
+            return
         self.select_session(msg.slug)
 
     @work(thread=True, exclusive=True, group="session", name="load_session")
@@ -271,6 +279,8 @@ class CrabviewApp(App[None]):
 
     @on(SessionLoaded)
     def _session_loaded(self, msg: SessionLoaded) -> None:
+        if not self._alive():
+            return
         s = msg.session
         if s.slug != self.selected:
             return
@@ -317,6 +327,8 @@ class CrabviewApp(App[None]):
 
     @on(StatsLoaded)
     def _stats_loaded(self, msg: StatsLoaded) -> None:
+        if not self._alive():
+            return
         for slug, st in msg.stats.items():
             if slug != self.selected:
                 self.stats[slug] = st
@@ -398,6 +410,8 @@ class CrabviewApp(App[None]):
 
     @on(SessionRefreshed)
     def _session_refreshed(self, msg: SessionRefreshed) -> None:
+        if not self._alive():
+            return
         model, s = self.model, self.session
         if model is None or s is None or s.slug != msg.slug:
             return
@@ -420,6 +434,8 @@ class CrabviewApp(App[None]):
 
     @on(MemoryReloaded)
     def _memory_reloaded(self, msg: MemoryReloaded) -> None:
+        if not self._alive():
+            return
         if self.session is not None:
             self.session.set_memory(msg.memory)
         if self.model is not None:
@@ -430,12 +446,16 @@ class CrabviewApp(App[None]):
 
     @on(WatcherStatus)
     def _watcher_status(self, msg: WatcherStatus) -> None:
+        if not self._alive():
+            return
         self.watcher_mode = msg.mode
         self.watcher_reason = msg.reason
         self.update_status()
 
     @on(SessionsRemoved)
     def _sessions_removed(self, msg: SessionsRemoved) -> None:
+        if not self._alive():
+            return
         for slug in msg.slugs:
             self.summaries.pop(slug, None)
             self.stats.pop(slug, None)
@@ -451,10 +471,14 @@ class CrabviewApp(App[None]):
 
     @on(Timeline.Highlighted)
     def _highlighted(self, msg: Timeline.Highlighted) -> None:
+        if not self._alive():
+            return
         self.detail.show_step(self.model, msg.index)
 
     @on(Timeline.FollowChanged)
     def _follow_changed(self, msg: Timeline.FollowChanged) -> None:
+        if not self._alive():
+            return
         self.update_status()
 
     @work(thread=True, exclusive=True, group="bytes", name="read_step_bytes")
@@ -467,6 +491,8 @@ class CrabviewApp(App[None]):
 
     @on(BytesLoaded)
     def _bytes_loaded(self, msg: BytesLoaded) -> None:
+        if not self._alive():
+            return
         self.detail.show_bytes(msg.slug, msg.name, msg.data, msg.error, msg.salvage)
 
     # -- search --------------------------------------------------------------------
@@ -518,6 +544,8 @@ class CrabviewApp(App[None]):
 
     @on(SearchDone)
     def _search_done(self, msg: SearchDone) -> None:
+        if not self._alive():
+            return
         quiet = msg.query.startswith("\0")
         self.search_rows = msg.rows
         self.timeline.matches = set(msg.rows)
@@ -560,6 +588,8 @@ class CrabviewApp(App[None]):
 
     @on(GlobalSearchDone)
     def _global_done(self, msg: GlobalSearchDone) -> None:
+        if not self._alive():
+            return
         def chosen(result: tuple[str, str] | None) -> None:
             if result is None:
                 return

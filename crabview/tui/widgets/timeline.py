@@ -320,11 +320,11 @@ class Timeline(ScrollView, can_focus=True):
         if st.kind == m.KIND_COMPACT:
             found = model.archive_found.get(v.archive_name, False)
             state = "in memory.db" if found else "MISSING from memory.db"
-            text = f"══ compact · archive {one_line(v.archive_name, 40)} · {one_line(v.archived_at, 30)} · {state} · {where} "
+            text = f"══ compact · archive {one_line(v.archive_name, 40)} · {state} · {where} · {one_line(v.archived_at, 30)} "
             style = S_DIVIDER if found else S_DIVIDER_BAD
         else:
             title = f" “{one_line(v.title, 30)}”" if v.title else ""
-            text = f"══ legacy compact{title} · {one_line(v.archived_at, 30) or 'no time'} · inline summary, no archive · {where} "
+            text = f"══ legacy compact{title} · inline summary, no archive · {where} · {one_line(v.archived_at, 30) or 'no time'} "
             style = S_DIVIDER
         if dim:
             style = style + S_DIM

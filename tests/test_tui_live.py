@@ -1,0 +1,119 @@
+"""Live behaviour: steps written by a daemon-like writer appear without reload."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from crabview.demo import DaemonWriter
+from crabview.store import models as m
+from crabview.tui.widgets.sessions import SessionsPane
+from tui_support import SIZE, fixed_app, loaded, see, wait_for
+
+
+def _entry(text: str) -> m.HistoryEntry:
+    return m.HistoryEntry(message=m.Message("user", [m.TextBlock(text)]))
+
+
+async def test_appended_step_appears_and_follow_keeps_it_in_view(writer: DaemonWriter) -> None:
+    slug = writer.create_session("Crab", "user", "live one")
+    for k in range(40):
+        writer.append(slug, _entry(f"old step {k}"))
+    app = fixed_app(writer.root, watch=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, slug)
+        await wait_for(pilot, lambda: app.watcher_mode == "inotify" or app.watcher_mode == "poll")
+        tl = app.timeline
+        assert tl.follow and tl.cursor == 39
+        path = writer.append(slug, _entry("brand new step"))
+        await wait_for(pilot, lambda: tl.row_count == 41 and "brand new step" in tl.row_text(40))
+        assert app.session is not None and app.session.index_of(path.name) == 40  # no reload: same Session object
+        assert tl.cursor == 40  # follow mode moved to the newest row
+        await see(pilot, "brand new step")  # and it is scrolled into view
+        # a compaction lands: the divider appears, earlier rows become "not replayed"
+        writer.compact(slug, "summary of the live session")
+        await wait_for(pilot, lambda: tl.row_count == 42 and "replay starts here" in tl.row_text(41))
+        assert "not replayed" in tl.row_text(0)
+        await see(pilot, "in memory.db")
+
+
+async def test_cursor_is_kept_when_not_following(writer: DaemonWriter) -> None:
+    slug = writer.create_session("Crab", "user")
+    for k in range(30):
+        writer.append(slug, _entry(f"step {k}"))
+    app = fixed_app(writer.root, watch=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, slug)
+        tl = app.timeline
+        await pilot.press("g")
+        await pilot.press("down", "down")
+        assert tl.cursor == 2 and not tl.follow
+        for k in range(3):
+            writer.append(slug, _entry(f"new {k}"))
+        await wait_for(pilot, lambda: tl.row_count == 33)
+        assert tl.cursor == 2 and not tl.follow
+        assert int(tl.scroll_offset.y) == 0
+        # f turns follow back on and jumps to the end
+        await pilot.press("f")
+        assert tl.follow and tl.cursor == 32
+        await pilot.press("f")
+        assert not tl.follow
+
+
+async def test_corrupt_and_tmp_steps_arrive_live(writer: DaemonWriter) -> None:
+    slug = writer.create_session("Crab", "user")
+    writer.append(slug, _entry("hello"))
+    app = fixed_app(writer.root, watch=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, slug)
+        tl = app.timeline
+        writer.append_raw(slug, b'{"message": {"role": "user", "content": [')
+        await wait_for(pilot, lambda: tl.row_count == 2 and "skipped by daemon" in tl.row_text(1))
+        writer.leave_tmp(slug, b'{"message":{"role":"user","content":[{"type":"text","text":"x"}]}}', whole=True)
+        # reported once the tmp outlives the watcher's grace period
+        await wait_for(pilot, lambda: tl.row_count == 3 and "leftover tmp" in tl.row_text(2), timeout=5)
+
+
+async def test_sessions_appear_and_vanish_live(writer: DaemonWriter) -> None:
+    first = writer.create_session("Crab", "user", "first")
+    writer.append(first, _entry("hi"))
+    app = fixed_app(writer.root, watch=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, first)
+        pane = app.query_one(SessionsPane)
+        assert pane.slugs == [first]
+        other = writer.create_session("bot", "tg:7", "a new one")
+        writer.append(other, _entry("yo"))
+        await wait_for(pilot, lambda: other in pane.slugs)
+        await see(pilot, "a new one", "bot / tg-7")
+        assert app.is_live(other)
+        shutil.rmtree(writer.sessions_dir / other)
+        await wait_for(pilot, lambda: other not in pane.slugs)
+        # deleting the selected session clears the timeline
+        shutil.rmtree(writer.sessions_dir / first)
+        await wait_for(pilot, lambda: app.model is None)
+        await see(pilot, "was deleted")
+
+
+async def test_live_demo_writer_drives_the_app(tmp_path: Path) -> None:
+    from crabview.demo import build_demo
+    from crabview.live_demo import LiveDemoWriter
+
+    root = build_demo(tmp_path / "demo")
+    lw = LiveDemoWriter(root, delay=0.02)
+    assert lw.slug == "crab_user_2"
+    app = fixed_app(root, watch=True, live_writer=lw)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, "crab_user_2")
+        assert lw.running
+        tl = app.timeline
+        # a few turns, a compaction with its archive, a torn step
+        await wait_for(pilot, lambda: any("replay starts here" in tl.row_text(r) and "in memory.db" in tl.row_text(r) for r in range(tl.row_count)), timeout=20)
+        await wait_for(pilot, lambda: any("skipped by daemon" in tl.row_text(r) for r in range(tl.row_count)), timeout=20)
+        assert lw.error is None
+    assert not lw.running  # stopped with the app
+    # the demo's own archives survived the writer's memory.db rewrites
+    from crabview.store.memory import load_memory
+
+    names = {e.name for e in load_memory(root / "memory.db").entries}
+    assert {"crab-user-1-1", "crab-user-1-2", "crab-user-2-1"} <= names
