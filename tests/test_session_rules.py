@@ -353,6 +353,11 @@ def test_meta_missing_means_the_session_does_not_exist(writer, slug) -> None:
         b'{"agent":"Crab","agent":"Crab","created_by":"user","created_at":"t"}',
         b'\xef\xbb\xbf{"agent":"Crab","created_by":"user","created_at":"t"}',
         b'{"agent":"Cr\xffab","created_by":"user","created_at":"t"}',
+        # even a skipped value must be valid JSON syntax, and key names are read
+        b'{"agent":"Crab","created_by":"user","created_at":"t","x":"a\x01b"}',
+        b'{"agent":"Crab","created_by":"user","created_at":"t","x":01}',
+        b'{"agent":"Crab","created_by":"user","created_at":"t","x\xff":1}',
+        b'{"agent":"Crab","created_by":"user","created_at":"t"} {}',
     ],
 )
 def test_corrupt_meta_fails_the_load_and_hides_the_session(writer, slug, meta: bytes) -> None:
@@ -374,6 +379,14 @@ def test_corrupt_meta_fails_the_load_and_hides_the_session(writer, slug, meta: b
         b'{"agent":"Crab","created_by":"user","created_at":"t","summary":null}',
         b'{"agent":"Crab","created_by":"user","created_at":"t","summary":"s","message_count":18446744073709551615}',
         b' {"agent":"Crab","created_by":"user","created_at":"t"}\n',
+        b'["Crab","user","t"]',  # a struct from an array, positionally
+        # meta is deserialized directly (not buffered like a step), so serde_json
+        # skips an unknown key's value without validating its strings/numbers
+        # and without a depth limit
+        b'{"agent":"Crab","created_by":"user","created_at":"t","x":"\xff"}',
+        b'{"agent":"Crab","created_by":"user","created_at":"t","x":"\\ud800"}',
+        b'{"agent":"Crab","created_by":"user","created_at":"t","x":1e400}',
+        b'{"agent":"Crab","created_by":"user","created_at":"t","x":' + b"[" * 300 + b"]" * 300 + b"}",
     ],
 )
 def test_good_meta(writer, slug, meta: bytes) -> None:
@@ -382,6 +395,37 @@ def test_good_meta(writer, slug, meta: bytes) -> None:
     assert s.meta_status == "ok" and s.load_status == "ok" and s.listed is True
     assert s.meta.agent == "Crab" and s.meta.title == ""
     assert not [p for p in s.problems if p.code.startswith("meta")]
+
+
+def test_meta_that_is_a_directory_fails_the_load(writer, slug) -> None:
+    (session_dir(writer, slug) / "meta").unlink()
+    (session_dir(writer, slug) / "meta").mkdir()
+    s = load(writer, slug)
+    assert s.load_status == "error" and s.listed is False
+    p = problem(s, "meta_unreadable")[0]
+    assert (p.slug, p.file) == (slug, "meta") and p.reason
+
+
+def test_meta_dangling_symlink_is_missing(writer, slug) -> None:
+    (session_dir(writer, slug) / "meta").unlink()
+    (session_dir(writer, slug) / "meta").symlink_to("nowhere")
+    s = load(writer, slug)
+    assert s.load_status == "none" and s.listed is False
+
+
+def test_dangling_step_symlink_aborts_the_load(writer, slug) -> None:
+    writer.append(slug, text_entry("a"))
+    (session_dir(writer, slug) / "step-000002").symlink_to("nowhere")
+    s = load(writer, slug)
+    assert s.steps[1].kind == "unreadable" and s.load_status == "error"
+
+
+def test_step_symlink_to_a_file_is_read_through(writer, slug, tmp_path) -> None:
+    target = tmp_path / "elsewhere"
+    target.write_bytes(entry_bytes("via link"))
+    (session_dir(writer, slug) / "step-000001").symlink_to(target)
+    s = load(writer, slug)
+    assert s.load_status == "ok" and replay_texts(s) == ["via link"]
 
 
 def test_meta_defaults(writer, slug) -> None:
