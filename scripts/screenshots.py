@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Regenerate screenshots/*.svg from the demo store (headless, 120x36, fixed clock).
+
+    python scripts/screenshots.py [OUT_DIR]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from crabview.demo import build_demo
+from crabview.store.layout import TMP_MARK
+from crabview.store.store import Store
+from crabview.tui.app import make_app
+
+NOW = dt.datetime(2026, 11, 20, 12, 0, 0, tzinfo=dt.timezone.utc).timestamp()
+SIZE = (120, 36)
+
+# (file name, session, keys to press, focus the sessions list)
+SCENES = [
+    ("compacted-session", "crab_user_1", ["C"], False),
+    ("corrupt-session-bytes", "researcher_tg-12345_1", ["g", "e", "e", "b"], False),
+    ("corrupt-session-decoded", "researcher_tg-12345_1", ["g", "e"], False),
+    ("missing-archive", "coder_delegate-42_1", ["C"], False),
+    ("raw-view", "crab_user_2", ["up", "r"], False),
+    ("sessions", "crab_user_1", [], True),
+    ("help", "crab_user_1", ["question_mark"], False),
+]
+
+
+def fixed_demo(path: Path) -> Path:
+    root = build_demo(path)
+    k = 0
+    for sdir in sorted((root / "sessions").iterdir()):
+        for name in sorted(os.listdir(sdir)):
+            if TMP_MARK in name:
+                k += 1
+                os.rename(sdir / name, sdir / f"{name.split(TMP_MARK)[0]}.tmp.4242.176362920000000000{k}")
+    return root
+
+
+async def _settle(pilot, slug: str, timeout: float = 10.0) -> None:
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+
+    def ready() -> bool:
+        if app.model is None or app.model.slug != slug or len(app.stats) < len(app.summaries):
+            return False
+        d = app.detail
+        i = app.timeline.current_step()
+        want = (slug, app.model.steps[i].name) if i >= 0 else None
+        return d._pending is None and d._timer is None and d.shown == want and d.bytes_for == want
+
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{slug}: the app did not settle")
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
+async def shoot(root: Path, out: Path) -> list[Path]:
+    from crabview.tui.widgets.sessions import SessionList
+
+    written = []
+    for name, slug, keys, focus_sessions in SCENES:
+        app = make_app(Store.open(root), now=NOW, root_label="~/.crabtalk (demo)", watch=False, select=slug)
+        async with app.run_test(size=SIZE) as pilot:
+            await _settle(pilot, slug)
+            if focus_sessions:
+                app.query_one(SessionList).focus()
+            for k in keys:
+                await pilot.press(k)
+                if k != "question_mark":
+                    await _settle(pilot, slug)
+            await pilot.pause(0.1)
+            path = out / f"{name}.svg"
+            app.save_screenshot(filename=path.name, path=str(out))
+            written.append(path)
+    return written
+
+
+def main() -> None:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="crabview-shots-") as tmp:
+        root = fixed_demo(Path(tmp) / "demo")
+        for p in asyncio.run(shoot(root, out)):
+            print(p)
+
+
+if __name__ == "__main__":
+    main()
