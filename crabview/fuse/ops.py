@@ -14,12 +14,14 @@ import errno
 import os
 import stat
 import threading
+import time
 from typing import Any, Callable
 
 import mfusepy as fuse
 
 from .tree import DIR, FILE, LINK, RAW, MountTree, Node
 
+LAST_TTL = 0.02  # seconds a getattr answer is reused by the open that follows it
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND | os.O_CREAT
 _MODES = {DIR: stat.S_IFDIR | 0o555, FILE: stat.S_IFREG | 0o444, RAW: stat.S_IFREG | 0o444, LINK: stat.S_IFLNK | 0o777}
 
@@ -43,6 +45,7 @@ class CrabFS(fuse.Operations):
         self._handles: dict[int, tuple[str, str, Any]] = {}
         self._next_fh = 1
         self._last_open: dict[str, Any] = {}  # path -> content (or stat key) at its last open
+        self._last: tuple[str, Node, float] | None = None
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -64,9 +67,15 @@ class CrabFS(fuse.Operations):
     # -- metadata -------------------------------------------------------------------
 
     def _node(self, path: str) -> Node:
+        # open() right after getattr() of the same path (what every `cat` and
+        # `grep` does) reuses that answer instead of resolving it again.
+        last = self._last
+        if last is not None and last[0] == path and time.monotonic() - last[2] < LAST_TTL:
+            return last[1]
         node = self.tree.lookup(path)
         if node is None:
             raise fuse.FuseOSError(errno.ENOENT)
+        self._last = (path, node, time.monotonic())
         return node
 
     def _attrs(self, node: Node) -> dict[str, Any]:

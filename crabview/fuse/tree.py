@@ -33,6 +33,7 @@ from ..store.session import Session, read_file
 from ..store.store import Store
 
 CHECK_INTERVAL = 0.05  # seconds between revalidations of one thing
+MISS_INTERVAL = 0.002  # ... when a name was not found or a directory is listed
 RACY_NS = 2_000_000_000  # an mtime this recent may still change within its tick
 NAME_MAX = 255
 
@@ -118,9 +119,9 @@ class SessionNode:
 
     # -- freshness ---------------------------------------------------------------
 
-    def revalidate(self, force: bool = False) -> Session | None:
+    def revalidate(self, force: bool = False, interval: float = CHECK_INTERVAL) -> Session | None:
         now = time.monotonic()
-        if not force and self.session is not None and now - self.checked < CHECK_INTERVAL:
+        if not force and self.session is not None and now - self.checked < interval:
             return self.session
         self.checked = now
         dir_key = _stat_key(self.path)
@@ -260,6 +261,9 @@ class SessionNode:
     def step_file(self, name: str) -> tuple[bytes, int] | None:
         """(bytes, mtime_ns) of steps/<name>."""
         i = self.step_names().get(name)
+        if i is None:  # maybe new: look again now rather than at the next periodic check
+            self.revalidate(interval=MISS_INTERVAL)
+            i = self.step_names().get(name)
         s = self.session
         if i is None or s is None:
             return None
@@ -280,7 +284,7 @@ class SessionNode:
 
     def raw_names(self) -> list[str]:
         """Regular files of the session directory (symlinks followed, as the daemon does)."""
-        self.revalidate()
+        self.revalidate(interval=MISS_INTERVAL)
         out = []
         try:
             with os.scandir(self.path) as it:
@@ -296,7 +300,7 @@ class SessionNode:
         return out
 
     def raw_node(self, name: str) -> Node | None:
-        if name not in self.names and self.revalidate(force=True) is not None and name not in self.names:
+        if name not in self.names and self.revalidate(interval=MISS_INTERVAL) is not None and name not in self.names:
             return None
         p = os.path.join(self.path, name)
         try:
@@ -333,9 +337,9 @@ class MountTree:
 
     # -- freshness -------------------------------------------------------------------
 
-    def revalidate(self) -> None:
+    def revalidate(self, interval: float = CHECK_INTERVAL) -> None:
         now = time.monotonic()
-        if now - self._sessions_checked < CHECK_INTERVAL:
+        if now - self._sessions_checked < interval:
             return
         self._sessions_checked = now
         mp = self.store.layout.memory_path
@@ -368,6 +372,9 @@ class MountTree:
     def session(self, slug: str) -> SessionNode | None:
         self.revalidate()
         node = self.sessions.get(slug)
+        if node is None:
+            self.revalidate(interval=MISS_INTERVAL)
+            node = self.sessions.get(slug)
         if node is None or node.gone:
             return None
         return node
@@ -549,6 +556,7 @@ class MountTree:
         top = parts[0]
         if top == "sessions":
             if n == 1:
+                self.revalidate(interval=MISS_INTERVAL)
                 return [(slug, DIR) for slug, node in self.sessions.items() if not node.gone]
             node = self.session(parts[1])
             if node is None:
@@ -556,6 +564,7 @@ class MountTree:
             if n == 2:
                 return [(f, FILE) for f in node.file_names()] + [("steps", DIR), ("raw", DIR)]
             if n == 3 and parts[2] == "steps":
+                node.revalidate(interval=MISS_INTERVAL)
                 return [(name, FILE) for name in node.step_names()]
             if n == 3 and parts[2] == "raw":
                 return [(name, RAW) for name in node.raw_names()]
