@@ -146,3 +146,117 @@ def check_step_invariants(data: bytes) -> StepDecode:
         f = decode_fast(data)
         assert f is None or type(f) is type(d.value)
     return d
+
+
+class StressWriter:
+    """A daemon-like writer under fire, for the live stress runs.
+
+    Writes entries round-robin into ``sessions`` sessions at ``rate`` steps
+    per second (tmp + rename), and injects what a misbehaving deployment
+    does: crashes that leave partial tmp files, meta rewritten, memory.db
+    rewritten by compactions, whole sessions deleted and recreated under
+    the same slug. ``written`` records every final step name per slug, in
+    order, with the time of its rename (CLOCK_MONOTONIC).
+    """
+
+    def __init__(self, root: Any, sessions: int = 20, rate: float = 200.0, seed: int = 1):
+        import threading
+
+        from .demo import DaemonWriter
+
+        self.w = DaemonWriter(root)
+        self.r = random.Random(seed)
+        self.rate = rate
+        self.slugs = [self.w.create_session(f"agent{i % 4}", f"user{i}") for i in range(sessions)]
+        self.written: dict[str, list[tuple[str, float]]] = {s: [] for s in self.slugs}
+        self.counts = {"steps": 0, "crashes": 0, "meta_rewrites": 0, "compactions": 0, "recreated": 0}
+        self.doomed: dict[str, float] = {}
+        self.stop = threading.Event()
+
+    def run(self, seconds: float) -> None:
+        import shutil
+        import time as _t
+
+        w, r = self.w, self.r
+        start = _t.monotonic()
+        next_t = start
+        i = 0
+        while not self.stop.is_set() and _t.monotonic() - start < seconds:
+            slug = self.slugs[i % len(self.slugs)]
+            i += 1
+            now = _t.monotonic()
+            due = self.doomed.get(slug)
+            if due is not None:
+                if now >= due:
+                    # delete and recreate under the same slug; the writer's
+                    # counter restarts like the daemon's would
+                    shutil.rmtree(w.sessions_dir / slug)
+                    (w.sessions_dir / slug).mkdir()
+                    w._counters.pop(slug, None)
+                    w.write_meta(slug, m.Meta(agent="x", created_by="y", created_at=w.tick(0)))
+                    self.written[slug].append(("--recreated--", _t.monotonic()))
+                    del self.doomed[slug]
+                    self.counts["recreated"] += 1
+                continue  # no writes to a session about to be deleted
+            roll = r.random()
+            if roll < 0.01:
+                w.leave_tmp(slug, encode(m.HistoryEntry(message=m.Message("user", [m.TextBlock("torn")]))))
+                self.counts["crashes"] += 1
+            elif roll < 0.015:
+                name = w.add_archive(slug, f"summary {i}")
+                p = w.append(slug, m.Compact(archive_name=name, archived_at=w.tick(0)))
+                self.written[slug].append((p.name, _t.monotonic()))
+                self.counts["compactions"] += 1
+                self.counts["steps"] += 1
+            elif roll < 0.017 and len(self.doomed) < 2:
+                self.doomed[slug] = now + 0.5  # stop writing, delete in half a second
+            else:
+                p = w.append(slug, m.HistoryEntry(message=m.Message("assistant", [m.TextBlock(f"step {i}")])))
+                self.written[slug].append((p.name, _t.monotonic()))
+                self.counts["steps"] += 1
+            if roll > 0.8:
+                w.touch_meta(slug, message_count=i) if slug in w._metas else None
+                self.counts["meta_rewrites"] += 1
+            next_t += 1.0 / self.rate
+            delay = next_t - _t.monotonic()
+            if delay > 0:
+                _t.sleep(delay)
+
+
+def compare_stream(written: dict[str, list[tuple[str, float]]], got: dict[str, list[tuple[str, float]]]) -> dict[str, Any]:
+    """Lost / duplicated / reordered steps and latencies of a followed stream.
+
+    ``got`` maps slug -> [(file, time seen)] for every line a follower
+    printed (tmp leftovers are ignored). A recreated session restarts its
+    names at step-000001, so lines are matched to generations greedily, in
+    order: a line belongs to the current generation while that generation
+    still expects its name, else to the next one that does.
+    """
+    lost = dup = reordered = 0
+    lat: list[float] = []
+    for slug, seq in written.items():
+        gens: list[dict[str, float]] = [{}]
+        for name, t in seq:
+            if name == "--recreated--":
+                gens.append({})
+            else:
+                gens[-1][name] = t
+        seen = [(f, t) for f, t in got.get(slug, []) if ".tmp." not in f]
+        g = 0
+        matched: list[set[str]] = [set() for _ in gens]
+        last: list[str | None] = [None for _ in gens]
+        for f, t in seen:
+            k = g
+            while k < len(gens) and (f not in gens[k] or f in matched[k]):
+                k += 1
+            if k == len(gens):
+                dup += 1
+                continue
+            g = k
+            matched[k].add(f)
+            if last[k] is not None and f < last[k]:
+                reordered += 1
+            last[k] = f
+            lat.append((t - gens[k][f]) * 1e3)
+        lost += sum(len(gen) - len(mt) for gen, mt in zip(gens, matched))
+    return {"lost": lost, "duplicated": dup, "reordered": reordered, "latencies_ms": lat}

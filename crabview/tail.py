@@ -38,6 +38,10 @@ class Tailer:
         self.prefix = prefix
         self.sessions: dict[str, Session] = {}
         self.tools: dict[str, ToolIndex] = {}
+        # slug -> names already printed: a step is printed once, whether it
+        # came from the initial lines or from the watcher (the two overlap
+        # for files written while we start up).
+        self.shown: dict[str, set[str]] = {}
         self.printed = 0
 
     def session(self, slug: str) -> Session:
@@ -48,11 +52,13 @@ class Tailer:
             self.tools[slug] = ToolIndex(s.steps)
         return s
 
-    def line(self, s: Session, i: int) -> str:
+    def line(self, s: Session, i: int, replaced: bool = False) -> str:
         st = s.steps[i]
         if self.as_json:
             d = step_json(st, s, i)
             d["slug"] = s.slug
+            if replaced:
+                d["replaced"] = True
             # Undecodable slugs arrive as lone surrogates: emit them as \udcXX escapes.
             return json.dumps(d, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")
         tools = self.tools.get(s.slug)
@@ -67,13 +73,19 @@ class Tailer:
                 text = "══ legacy compact boundary (inline summary, no archive); replay now starts here"
             return f"{head}{st.name} {text}"
         mark = "" if st.kind != m.KIND_ENTRY or s.is_replayed(i) else " (not replayed)"
+        if replaced:
+            mark += " (replaced: a step file was rewritten under the same name)"
         return f"{head}{KIND_GLYPH[st.kind]} {st.name} {summary(st, tools, 160)}{mark}"
 
-    def emit(self, s: Session, indices: list[int]) -> None:
+    def emit(self, s: Session, indices: list[int], replaced: bool = False) -> None:
+        shown = self.shown.setdefault(s.slug, set())
+        if not replaced:
+            indices = [i for i in indices if s.steps[i].name not in shown]
         if not indices:
             return
-        self.out.write("".join(self.line(s, i) + "\n" for i in indices))
+        self.out.write("".join(self.line(s, i, replaced) + "\n" for i in indices))
         self.out.flush()
+        shown.update(s.steps[i].name for i in indices)
         self.printed += len(indices)
 
     def note(self, text: str) -> None:
@@ -106,10 +118,12 @@ class Tailer:
     def apply(self, events: list[Any], single: str | None) -> bool:
         """Apply one batch; returns False when the followed session is gone."""
         added: dict[str, list[str]] = {}
+        replaced: dict[str, list[str]] = {}
         refresh: dict[str, list[str]] = {}
         for e in events:
             if isinstance(e, SessionRemoved):
                 self.sessions.pop(e.slug, None)
+                self.shown.pop(e.slug, None)
                 if single is not None and e.slug == single:
                     self.note(f"session {e.slug} was deleted")
                     return False
@@ -120,7 +134,12 @@ class Tailer:
             elif isinstance(e, StepsAdded):
                 added.setdefault(e.slug, []).extend(e.names)
                 refresh.setdefault(e.slug, []).extend(e.names)
-            elif isinstance(e, (StepsChanged, StepsRemoved)):
+            elif isinstance(e, StepsChanged):
+                # The daemon never rewrites a step: this is a hand edit, or a
+                # session deleted and recreated faster than we could look.
+                replaced.setdefault(e.slug, []).extend(e.names)
+                refresh.setdefault(e.slug, []).extend(e.names)
+            elif isinstance(e, StepsRemoved):
                 refresh.setdefault(e.slug, []).extend(e.names)
             elif isinstance(e, MetaChanged):
                 refresh.setdefault(e.slug, []).append("meta")
@@ -134,7 +153,9 @@ class Tailer:
             if single is not None and slug != single:
                 continue
             if slug not in self.sessions:
-                s = self.session(slug)  # loads everything, including the new names
+                # Loads everything, including names whose events are still to
+                # come: those are printed when their event arrives.
+                s = self.session(slug)
                 new = set(added.get(slug, ()))
                 self.emit(s, [i for i, st in enumerate(s.steps) if st.name in new])
                 continue
@@ -144,6 +165,10 @@ class Tailer:
             if new:
                 idx = [s.index_of(nm) for nm in sorted(set(new))]
                 self.emit(s, [i for i in idx if i is not None])
+            again = replaced.get(slug)
+            if again:
+                idx = [s.index_of(nm) for nm in sorted(set(again))]
+                self.emit(s, [i for i in idx if i is not None], replaced=True)
         return True
 
 
@@ -171,7 +196,7 @@ def run_tail(store: Store, n: int, follow: bool, as_json: bool, poll: bool = Fal
         try:
             batch = await first
             while True:
-                if not tailer.apply(_only_new(batch, tailer), single):
+                if not tailer.apply(batch, single):
                     return 0
                 batch = await agen.__anext__()
         except StopAsyncIteration:
@@ -184,17 +209,3 @@ def run_tail(store: Store, n: int, follow: bool, as_json: bool, poll: bool = Fal
         return asyncio.run(follow_loop())
     except KeyboardInterrupt:
         return 0
-
-
-def _only_new(batch: list[Any], tailer: Tailer) -> list[Any]:
-    """Drop StepsAdded names that the initial load already printed."""
-    out = []
-    for e in batch:
-        if isinstance(e, StepsAdded) and e.slug in tailer.sessions:
-            s = tailer.sessions[e.slug]
-            names = [nm for nm in e.names if s.index_of(nm) is None]
-            if not names:
-                continue
-            e = StepsAdded(e.slug, names)
-        out.append(e)
-    return out

@@ -140,6 +140,9 @@ class StoreWatcher:
         # slug -> {name: inode}: everything already reported
         self.known: dict[str, dict[str, int]] = {}
         self.sessions_mtime: dict[str, int] = {}
+        # slug -> inode of the directory: a session deleted and recreated
+        # between two looks is a new session, not a changed one.
+        self.dir_inode: dict[str, int] = {}
         self.memory_sig: tuple[int, int, int] | None = None
         self.pending_tmp: dict[tuple[str, str], float] = {}
         self._stop = asyncio.Event()
@@ -171,6 +174,11 @@ class StoreWatcher:
             yield first
         if self.mode == "poll" and self.fallback_reason:
             yield [WatcherState("poll", self.fallback_reason)]
+        # One pending queue.get() lives across iterations: cancelling and
+        # re-creating it on every tmp-grace timeout would let a cancelled
+        # getter swallow a batch (a lost step; found by tests/bench/stress.py).
+        get_fut: asyncio.Future | None = None
+        stop_fut = asyncio.ensure_future(self._stop.wait())
         try:
             while not self._stop.is_set():
                 timeout = self._next_timeout()
@@ -178,12 +186,16 @@ class StoreWatcher:
                     await self._sleep_or_stop(timeout if timeout is not None else self.poll_interval)
                     out = self._poll_once()
                 else:
-                    try:
-                        item = await asyncio.wait_for(self._get_or_stop(queue), timeout)
-                    except asyncio.TimeoutError:
-                        item = set()
-                    if item is None:
+                    if get_fut is None:
+                        get_fut = asyncio.ensure_future(queue.get())
+                    done, _ = await asyncio.wait({get_fut, stop_fut}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                    if get_fut in done:
+                        item = get_fut.result()
+                        get_fut = None
+                    elif stop_fut in done:
                         break
+                    else:
+                        item = set()  # a tmp file's grace ran out
                     if isinstance(item, BaseException):
                         self._fall_back(f"inotify failed: {item}")
                         if task is not None:
@@ -198,6 +210,9 @@ class StoreWatcher:
                     yield out
         finally:
             self._stop.set()
+            for fut in (get_fut, stop_fut):
+                if fut is not None and not fut.done():
+                    fut.cancel()
             if task is not None:
                 task.cancel()
                 try:
@@ -234,16 +249,6 @@ class StoreWatcher:
             rest = path[len(sd) + 1 :]
             return rest.count(os.sep) <= 1
         return self.memory_path is not None and os.path.basename(path).startswith("memory.db") and os.path.dirname(path) == os.path.dirname(self.memory_path)
-
-    async def _get_or_stop(self, queue: asyncio.Queue[object]) -> object:
-        get = asyncio.ensure_future(queue.get())
-        stop = asyncio.ensure_future(self._stop.wait())
-        done, _ = await asyncio.wait({get, stop}, return_when=asyncio.FIRST_COMPLETED)
-        if get in done:
-            stop.cancel()
-            return get.result()
-        get.cancel()
-        return None
 
     async def _sleep_or_stop(self, seconds: float) -> None:
         try:
@@ -288,6 +293,11 @@ class StoreWatcher:
         if names is None:
             return []
         out: list[StoreEvent] = []
+        dino = _inode(path)
+        if slug in self.known and dino is not None and self.dir_inode.get(slug) not in (None, dino):
+            out.extend(self._remove_session(slug))  # recreated under the same name
+        if dino is not None:
+            self.dir_inode[slug] = dino
         fresh = slug not in self.known
         known = self.known.setdefault(slug, {})
         if fresh:
@@ -341,6 +351,7 @@ class StoreWatcher:
             return []
         del self.known[slug]
         self.sessions_mtime.pop(slug, None)
+        self.dir_inode.pop(slug, None)
         for key in [k for k in self.pending_tmp if k[0] == slug]:
             del self.pending_tmp[key]
         return [SessionRemoved(slug)]
@@ -427,12 +438,12 @@ class StoreWatcher:
             if not exists:
                 out.extend(self._remove_session(slug))
                 continue
-            if slug not in self.known:
-                # New directory: scan it whole (inotify may have missed its first files).
+            if slug not in self.known or self.dir_inode.get(slug) != _inode(os.path.join(sd, slug)):
+                # New (or deleted and recreated) directory: scan it whole,
+                # since inotify may have missed its first files.
                 out.extend(self._add_session(slug))
                 continue
             if slug in dirs and slug not in touched:
-                # The directory itself changed (e.g. recreated): rescan.
                 out.extend(self._add_session(slug))
                 continue
             out.extend(self._touch(slug, touched.get(slug, ())))
@@ -484,7 +495,7 @@ class StoreWatcher:
             out.extend(self._remove_session(slug))
         for slug in sorted(slugs):
             path = os.path.join(self.sessions_dir, slug)
-            if slug not in self.known:
+            if slug not in self.known or self.dir_inode.get(slug) != _inode(path):
                 out.extend(self._add_session(slug))
                 continue
             try:
