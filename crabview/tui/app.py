@@ -107,7 +107,8 @@ class CrabviewApp(App[None]):
         self.search_query = ""
         self.search_rows: list[int] = []
         self.load_seconds: float | None = None
-        self.first_paint: float | None = None  # monotonic time the first timeline rows were set
+        self.first_paint: float | None = None
+        self._after_refresh_timer: Any = None  # monotonic time the first timeline rows were set
 
     # -- layout ------------------------------------------------------------------
 
@@ -378,6 +379,10 @@ class CrabviewApp(App[None]):
                 res = await asyncio.to_thread(s.refresh, names)
                 changed = bool(res.changed or res.removed or res.full)
                 self.post_message(SessionRefreshed(cur, list(res.added), changed, res.meta_changed))
+            # the open session's summary is patched from the loaded session
+            # (a directory scan of a 100k-step session per append costs more than the append)
+            if not any(isinstance(e, (MetaChanged, SessionAdded, OtherChanged)) and e.slug == cur for e in batch):
+                resummarize.discard(cur)
         if removed:
             for slug in removed:
                 self.live_at.pop(slug, None)
@@ -426,11 +431,28 @@ class CrabviewApp(App[None]):
         else:
             rebuilt = model.extend() < 0
         tl.model_extended(keep, rebuilt=True if rebuilt else False)
+        # counts, problems, token totals and the sessions pane are O(steps):
+        # refresh them a moment later, once, not per appended step
+        if self._after_refresh_timer is None:
+            self._after_refresh_timer = self.set_timer(0.3, self._after_refresh)
+
+    def _after_refresh(self) -> None:
+        self._after_refresh_timer = None
+        model, s = self.model, self.session
+        if model is None or s is None or not self._alive():
+            return
         self.stats[s.slug] = stats_of(s)
+        summ = self.summaries.get(s.slug)
+        if summ is not None:
+            import msgspec
+
+            self.summaries[s.slug] = msgspec.structs.replace(
+                summ, step_names=len(model.steps), tmp_names=sum(1 for st in model.steps if st.is_tmp) if len(model.steps) < 200_000 else summ.tmp_names
+            )
         self._main(TimelineHeader).show(model)
         if self.search_query:
             self.search_session(self.search_query, quiet=True)
-        self.update_status()
+        self.refresh_sessions()
 
     @on(MemoryReloaded)
     def _memory_reloaded(self, msg: MemoryReloaded) -> None:

@@ -1,0 +1,158 @@
+"""Benchmark: the browser on a 100k-step session.
+
+- time to first paint: app start → the timeline's rows set and painted
+  (headless ``run_test``), for a session of ``--steps`` step files;
+- rename → visible row latency, p50/p95: a daemon-like writer (tmp +
+  rename) appends while the app runs headless with its watcher; measured
+  until the row is in the timeline, and until its line is rendered;
+- memory of the loaded session (Session + the timeline's rows) against the
+  raw bytes on disk (tracemalloc).
+
+Prints figures; asserts nothing about time.
+
+Run: python tests/bench/tui.py [--steps 100000] [--appends 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from crabview.demo import DaemonWriter, turn  # noqa: E402
+from crabview.store import models as m  # noqa: E402
+from crabview.store.store import Store  # noqa: E402
+from crabview.tui.app import make_app  # noqa: E402
+from crabview.tui.model import TimelineModel  # noqa: E402
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def build(root: Path, steps: int) -> str:
+    w = DaemonWriter(root, atomic=False)
+    slug = w.create_session("Crab", "user", "benchmark")
+    rng = random.Random(1)
+    i = 0
+    written = 0
+    while written < steps:
+        turn(w, slug, rng, i)
+        i += 1
+        written += 7
+        if i % 500 == 0:
+            w.compact(slug, f"summary {i}")
+            written += 1
+    return slug
+
+
+def raw_bytes(d: Path) -> int:
+    return sum(e.stat().st_size for e in os.scandir(d) if e.name.startswith("step-"))
+
+
+async def first_paint(root: Path, slug: str) -> tuple[float, float, int]:
+    t0 = time.perf_counter()
+    app = make_app(Store.open(root), watch=False, select=slug)
+    async with app.run_test(size=(160, 50)) as pilot:
+        while app.model is None:
+            await asyncio.sleep(0.002)
+        t_rows = time.perf_counter() - t0
+        await pilot.pause()  # one screen refresh with the rows
+        t_paint = time.perf_counter() - t0
+        return t_rows, t_paint, app.timeline.row_count
+
+
+async def latency(root: Path, slug: str, appends: int, interval: float) -> tuple[list[float], list[float]]:
+    app = make_app(Store.open(root), watch=True, select=slug)
+    w = DaemonWriter(root)
+    out: list[float] = []
+    rows_in: list[float] = []
+    async with app.run_test(size=(160, 50)) as pilot:
+        while app.model is None or app.watcher_mode == "starting":
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.5)
+        tl = app.timeline
+        target: list[int] = [-1]
+        painted: list[float | None] = [None]
+        orig = tl.render_line
+
+        def render_line(y: int):  # note when the new row is first rendered on screen
+            if y + int(tl.scroll_offset.y) == target[0] and painted[0] is None:
+                painted[0] = time.perf_counter()
+            return orig(y)
+
+        tl.render_line = render_line  # type: ignore[method-assign]
+        for k in range(appends):
+            n = tl.row_count
+            target[0], painted[0] = n, None
+            w.append(slug, m.HistoryEntry(message=m.Message("user", [m.TextBlock(f"bench {k}")])))
+            t0 = time.perf_counter()
+            deadline = t0 + 5
+            while tl.row_count <= n and time.perf_counter() < deadline:
+                await asyncio.sleep(0.0005)
+            rows_in.append(time.perf_counter() - t0)
+            while painted[0] is None and time.perf_counter() < deadline:
+                await asyncio.sleep(0.0005)
+            out.append((painted[0] or time.perf_counter()) - t0)
+            await pilot.pause()
+            await asyncio.sleep(interval)
+    return rows_in, out
+
+
+def memory(root: Path, slug: str) -> tuple[int, int]:
+    store = Store.open(root)
+    gc.collect()
+    tracemalloc.start()
+    s = store.load_session(slug)
+    sess = tracemalloc.get_traced_memory()[0]
+    model = TimelineModel(s)
+    total = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del model, s
+    return sess, total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=100_000)
+    ap.add_argument("--appends", type=int, default=200)
+    ap.add_argument("--interval", type=float, default=0.02)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="crabview-bench-tui-") as tmp:
+        root = Path(tmp) / "root"
+        t = time.perf_counter()
+        slug = build(root, a.steps)
+        d = root / "sessions" / slug
+        nfiles = sum(1 for e in os.scandir(d) if e.name.startswith("step-"))
+        raw = raw_bytes(d)
+        print(f"built {nfiles:,} step files ({raw / 1e6:.1f} MB) in {time.perf_counter() - t:.1f} s")
+        # warm the page cache like a second launch would see it
+        Store.open(root).load_session(slug)
+        t_rows, t_paint, rows = asyncio.run(first_paint(root, slug))
+        print(f"first paint: rows set {t_rows * 1000:.0f} ms, painted {t_paint * 1000:.0f} ms ({rows:,} rows)")
+        sess, total = memory(root, slug)
+        print(
+            f"memory: session {sess / 1e6:.1f} MB, + timeline rows {total / 1e6:.1f} MB; raw bytes {raw / 1e6:.1f} MB "
+            f"→ {sess / raw:.2f}x (session), {total / raw:.2f}x (with the view model)"
+        )
+        rows_in, lat = asyncio.run(latency(root, slug, a.appends, a.interval))
+        for what, xs in (("row in the timeline", rows_in), ("row rendered on screen", lat)):
+            print(
+                f"rename → {what} ({len(xs)} appends into the {rows:,}-row session): "
+                f"p50 {statistics.median(xs) * 1000:.1f} ms, p95 {pct(xs, 95) * 1000:.1f} ms, max {max(xs) * 1000:.1f} ms"
+            )
+
+
+if __name__ == "__main__":
+    main()
