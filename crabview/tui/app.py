@@ -39,6 +39,7 @@ from ..store.watch import (
 from .actions import bindings
 from .commands import CrabviewCommands
 from .messages import (
+    FactsReady,
     BytesLoaded,
     GlobalSearchDone,
     MemoryReloaded,
@@ -276,6 +277,7 @@ class CrabviewApp(App[None]):
         t0 = time.perf_counter()
         s = self.store.load_session(slug)
         model = TimelineModel(s)
+        model.compute_facts()
         self.post_message(SessionLoaded(s, time.perf_counter() - t0, model))
 
     @on(SessionLoaded)
@@ -289,7 +291,8 @@ class CrabviewApp(App[None]):
         self.session = s
         self.model = msg.model
         self.load_seconds = msg.seconds
-        self.stats[s.slug] = stats_of(s)
+        if msg.model.facts is not None:
+            self.stats[s.slug] = msg.model.facts.stats
         self.timeline.set_model(self.model, "no step files in this session")
         if self.first_paint is None:
             self.first_paint = time.monotonic()
@@ -438,10 +441,23 @@ class CrabviewApp(App[None]):
 
     def _after_refresh(self) -> None:
         self._after_refresh_timer = None
-        model, s = self.model, self.session
-        if model is None or s is None or not self._alive():
+        if self.model is not None and self._alive():
+            self.compute_facts(self.model)
+
+    @work(thread=True, exclusive=True, group="facts", name="compute_facts")
+    def compute_facts(self, model: TimelineModel) -> None:
+        model.compute_facts()
+        self.post_message(FactsReady(model))
+
+    @on(FactsReady)
+    def _facts_ready(self, msg: FactsReady) -> None:
+        if not self._alive():
             return
-        self.stats[s.slug] = stats_of(s)
+        model, s = self.model, self.session
+        if model is None or s is None or msg.model is not model:
+            return
+        if model.facts is not None:
+            self.stats[s.slug] = model.facts.stats
         summ = self.summaries.get(s.slug)
         if summ is not None:
             import msgspec

@@ -73,3 +73,8 @@ class SearchDone(Message):
 class GlobalSearchDone(Message):
     query: str
     hits: list[tuple[str, str, str]] = field(default_factory=list)  # (slug, step name, summary)
+
+
+@dataclass
+class FactsReady(Message):
+    model: Any  # TimelineModel whose .facts were just computed

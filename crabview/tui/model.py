@@ -93,7 +93,10 @@ class TimelineModel:
         for i in range(start, len(steps)):
             st = steps[i]
             name = st.name
-            n = step_number(name) if ".tmp." not in name else None
+            if len(name) == 11 and name[5:].isdigit():  # the common step-NNNNNN
+                n = int(name[5:])
+            else:
+                n = step_number(name) if ".tmp." not in name else None
             flag = 0
             if n is not None:
                 if prev is not None:
@@ -147,6 +150,14 @@ class TimelineModel:
     def selectable(self, r: int) -> bool:
         return 0 <= r < len(self.rows) and self.rows[r].kind != ROW_GAP
 
+    def compute_facts(self) -> "SessionFacts":
+        """The O(steps) numbers for the header and the sessions pane (run in a worker)."""
+        s = self.session
+        self.facts = SessionFacts(s.kind_counts(), s.usage_totals(), self.tokens_per_turn()[-400:], stats_of(s))
+        return self.facts
+
+    facts: "SessionFacts | None" = None
+
     def tokens_per_turn(self) -> list[float]:
         return [float(st.value.usage.total_tokens) for st in self.steps if type(st.value) is m.DoneEvent]
 
@@ -160,6 +171,13 @@ class SessionStats(NamedTuple):
     problems: int
     load_status: str
     kinds: dict[str, int]
+
+
+class SessionFacts(NamedTuple):
+    counts: dict[str, int]
+    usage: dict[str, int]
+    spark: list[float]
+    stats: SessionStats
 
 
 def stats_of(s: Session) -> SessionStats:

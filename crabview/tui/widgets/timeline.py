@@ -351,8 +351,8 @@ class TimelineHeader(Vertical):
         meta = s.meta
         t.append(one_line(meta.title if meta and meta.title else s.slug, 50), style="bold")
         t.append(f"  {one_line(s.slug, 40)}", style="bright_black")
-        c = s.kind_counts()
-        u = s.usage_totals()
+        facts = model.facts or model.compute_facts()
+        c, u = facts.counts, facts.usage
         t.append(f"  {fmt_int(len(model.steps))} steps", style="")
         if c[m.KIND_COMPACT] + c[m.KIND_LEGACY]:
             t.append(f" · {c[m.KIND_COMPACT] + c[m.KIND_LEGACY]} compacts", style="yellow")
@@ -366,4 +366,4 @@ class TimelineHeader(Vertical):
         if s.load_status != "ok":
             t.append(f"  daemon load: {s.load_status}", style="bold red")
         title.update(t)
-        spark.data = model.tokens_per_turn()[-400:]
+        spark.data = facts.spark
