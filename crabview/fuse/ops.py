@@ -46,6 +46,7 @@ class CrabFS(fuse.Operations):
         self._next_fh = 1
         self._last_open: dict[str, Any] = {}  # path -> content (or stat key) at its last open
         self._last: tuple[str, Node, float] | None = None
+        self._reported: dict[str, int] = {}  # path -> the size the kernel was last told
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -98,7 +99,10 @@ class CrabFS(fuse.Operations):
         }
 
     def getattr(self, path: str, fh: Any = None) -> dict[str, Any]:
-        return self._attrs(self._node(path))
+        node = self._node(path)
+        if node.kind == FILE:
+            self._reported[path] = node.size
+        return self._attrs(node)
 
     def readdir(self, path: str, fh: Any) -> list[Any]:
         entries = self.tree.listdir(path)
@@ -152,6 +156,10 @@ class CrabFS(fuse.Operations):
         else:
             version = node.data
             handle = (FILE, path, node.data)
+            if self._reported.get(path, node.size) != node.size:
+                # The kernel still holds an older size (attr_timeout) and
+                # would cut reads there: bypass its page cache this once.
+                fi.direct_io = 1
         with self._lock:
             fh = self._next_fh
             self._next_fh += 1

@@ -414,6 +414,8 @@ class MountTree:
             out: dict[str, dict[str, str]] = {}
             for a, s in sorted(pairs):
                 latest = find_latest_session(self.store.sessions_dir, a, s)
+                if latest is not None and latest not in self.sessions:
+                    self.revalidate(interval=0.0)  # created since our listing
                 if latest is not None and latest in self.sessions:
                     out.setdefault(a, {})[s] = latest
             self._by_agent = out
