@@ -6,8 +6,7 @@ import asyncio
 import json
 import os
 import sys
-from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from .render.safe import visible
 from .render.text import KIND_GLYPH, ToolIndex, step_json, summary

@@ -177,9 +177,9 @@ def test_refresh_reads_only_new_files_and_moves_the_boundary(writer: DaemonWrite
 
     real = session_mod.load_step
 
-    def counting(dir_path, name, regular=False):
+    def counting(dir_path, name):
         reads.append(name)
-        return real(dir_path, name, regular)
+        return real(dir_path, name)
 
     monkeypatch.setattr(session_mod, "load_step", counting)
     compact = writer.compact(slug, "summary of 30 entries")

@@ -357,7 +357,7 @@ def session_markdown(s: "Session", replay_only: bool = False) -> str:
         out.append(f"## not replayed (before the last compact boundary, `{s.steps[start].name}`)\n")
     for i, st in enumerate(s.steps):
         if i == start and start > 0:
-            out.append(f"## replayed from here\n")
+            out.append("## replayed from here\n")
         archive_text = None
         if type(st.value) is m.Compact and s.memory is not None:
             e = s.memory.resolve(st.value.archive_name)

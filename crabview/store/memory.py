@@ -8,6 +8,7 @@ from pathlib import Path
 
 import msgspec
 
+from .fileio import MISSING, read_file
 from .models import MEMORY_KINDS, MemoryEntry
 
 MAGIC = b"CRMEM\0"
@@ -126,34 +127,20 @@ def load_memory(path: Path | None) -> Memory:
     """Read a memory.db; never raises: a bad file is a status with a reason."""
     if path is None:
         return Memory(None, "missing", error="no crabtalk root known (memory.db not looked for)")
+    data, reason = read_file(str(path))
+    if data is None:
+        if reason == MISSING:
+            return Memory(str(path), "missing", error="memory.db does not exist")
+        return Memory(str(path), "unreadable", error=reason)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return Memory(str(path), "missing", error="memory.db does not exist")
-    except OSError as e:
-        return Memory(str(path), "unreadable", error=f"cannot open: {e.strerror}")
-    try:
-        st = os.fstat(fd)
-        import stat as _stat
-
-        if not _stat.S_ISREG(st.st_mode):
-            return Memory(str(path), "unreadable", error="not a regular file")
-        chunks = []
-        while True:
-            b = os.read(fd, 1 << 20)
-            if not b:
-                break
-            chunks.append(b)
-        data = b"".join(chunks)
-    except OSError as e:
-        return Memory(str(path), "unreadable", error=f"cannot read: {e.strerror}")
-    finally:
-        os.close(fd)
+        mtime = os.stat(path).st_mtime_ns
+    except OSError:
+        mtime = 0
     try:
         next_id, entries = parse_memory(data)
     except MemoryError_ as e:
-        return Memory(str(path), "unreadable", error=str(e), mtime_ns=st.st_mtime_ns, size=len(data))
-    return Memory(str(path), "ok", entries, next_id=next_id, mtime_ns=st.st_mtime_ns, size=len(data))
+        return Memory(str(path), "unreadable", error=str(e), mtime_ns=mtime, size=len(data))
+    return Memory(str(path), "ok", entries, next_id=next_id, mtime_ns=mtime, size=len(data))
 
 
 def encode_memory(entries: list[MemoryEntry], next_id: int | None = None) -> bytes:

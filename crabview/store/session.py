@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import os
-import stat
 from bisect import bisect_left
 from pathlib import Path
 from typing import Any, Iterable
@@ -24,8 +23,7 @@ from .layout import STEP_PREFIX, TMP_MARK, is_utf8_name, parse_slug, step_number
 from .memory import Memory
 from .problems import Problem, session_problems
 
-_READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
-_CHUNK = 1 << 16
+from .fileio import _CHUNK, _READ_FLAGS, MISSING, read_file  # noqa: F401 (read_file is API)
 
 
 class StepFile(msgspec.Struct, gc=False):
@@ -67,68 +65,9 @@ class ReplayBoundary(msgspec.Struct):
     archived_at: str
 
 
-def read_file(path: str) -> tuple[bytes | None, str | None]:
-    """Read a whole file without ever blocking (FIFOs, devices) or writing.
-
-    Returns (bytes, None) or (None, reason). A FIFO is reported rather than
-    read: the daemon's own read would block on it.
-    """
-    try:
-        fd = os.open(path, _READ_FLAGS)
-    except OSError as e:
-        return None, f"cannot open: {e.strerror or e}"
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            if stat.S_ISDIR(st.st_mode):
-                return None, "is a directory (the daemon's read fails: Is a directory)"
-            kind = "FIFO" if stat.S_ISFIFO(st.st_mode) else "special file"
-            return None, f"is a {kind}, not a regular file (the daemon's read would block or fail)"
-        data = os.read(fd, _CHUNK)
-        if len(data) == _CHUNK:
-            chunks = [data]
-            while True:
-                b = os.read(fd, 1 << 20)
-                if not b:
-                    break
-                chunks.append(b)
-            data = b"".join(chunks)
-        return data, None
-    except OSError as e:
-        return None, f"cannot read: {e.strerror or e}"
-    finally:
-        os.close(fd)
-
-
-def _read_regular(path: str) -> bytes:
-    """Hot path for entries scandir already says are regular files."""
-    fd = os.open(path, _READ_FLAGS)
-    try:
-        data = os.read(fd, _CHUNK)
-        if len(data) == _CHUNK:
-            chunks = [data]
-            while True:
-                b = os.read(fd, 1 << 20)
-                if not b:
-                    break
-                chunks.append(b)
-            data = b"".join(chunks)
-        return data
-    finally:
-        os.close(fd)
-
-
-def load_step(dir_path: str, name: str, regular: bool = False) -> StepFile:
-    """Read and decode one step entry. Never raises."""
-    path = os.path.join(dir_path, name)
-    if regular:
-        try:
-            data: bytes | None = _read_regular(path)
-            reason = None
-        except OSError:
-            data, reason = read_file(path)
-    else:
-        data, reason = read_file(path)
+def load_step(dir_path: str, name: str) -> StepFile:
+    """Read and decode one step entry, carefully. Never raises."""
+    data, reason = read_file(os.path.join(dir_path, name))
     if data is None:
         return StepFile(name, m.KIND_UNREADABLE, error=reason)
     d = decode_step(data)
@@ -216,7 +155,7 @@ class Session:
             self.meta_mtime_ns = 0
         data, reason = read_file(str(meta_path))
         if data is None:
-            if reason is not None and "No such file" in reason:
+            if reason == MISSING:
                 self.meta_status, self.meta_error, self.meta_decode = "missing", "meta does not exist", None
             else:
                 self.meta_status, self.meta_error, self.meta_decode = "unreadable", reason, None

@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from pathlib import Path
 from typing import AsyncIterator, Iterable
 
 import msgspec
