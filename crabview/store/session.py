@@ -134,7 +134,6 @@ class Session:
         self.steps: list[StepFile] = []
         self._keys: list[str] = []  # step names, parallel to steps (load order)
         self.other_names: set[str] = set()  # non-step entries (meta, tmp of meta, strays)
-        self.entry_names: set[str] = set()  # every entry name, for the counter rule
         self.boundary: ReplayBoundary | None = None
         self._derived: dict[str, Any] = {}
         self.generation = 0
@@ -173,7 +172,7 @@ class Session:
             dfd = os.open(dir_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as e:
             self.dir_error = f"cannot list: {e.strerror or e}"
-            self.steps, self._keys, self.other_names, self.entry_names = [], [], set(), set()
+            self.steps, self._keys, self.other_names = [], [], set()
             self._rederive()
             return
         try:
@@ -181,8 +180,7 @@ class Session:
             listing = os.listdir(dfd)
             names = [n for n in listing if n.startswith(STEP_PREFIX) and (n.isascii() or is_utf8_name(n))]
             names.sort()
-            counter = set(listing)
-            others = counter.difference(names)
+            others = set(listing).difference(names)
             was_enabled = gc.isenabled()
             gc.disable()  # bulk allocation of acyclic objects: don't let the GC rescan them
             try:
@@ -194,7 +192,6 @@ class Session:
             os.close(dfd)
         self._keys = names
         self.other_names = others
-        self.entry_names = counter
         self._rederive()
 
     # -- incremental refresh --------------------------------------------------
@@ -220,10 +217,6 @@ class Session:
             full = os.path.join(str(self.path), name)
             exists = os.path.lexists(full)
             is_step = name.startswith(STEP_PREFIX) and is_utf8_name(name)
-            if exists:
-                self.entry_names.add(name)
-            else:
-                self.entry_names.discard(name)
             if not is_step:
                 if exists:
                     self.other_names.add(name)
@@ -338,12 +331,19 @@ class Session:
         n = self._derived.get("next_step")
         if n is None:
             best = 0
-            for name in self.entry_names:
+            # Only names starting with "step-" can parse, and the daemon's
+            # lossy reading of non-UTF-8 names never yields digits.
+            for name in self._keys:
                 k = step_number(name)
                 if k is not None and k > best:
                     best = k
             n = self._derived["next_step"] = best + 1
         return n
+
+    @property
+    def entry_names(self) -> set[str]:
+        """Every name in the session directory (as of the last load/refresh)."""
+        return set(self._keys) | self.other_names
 
     @property
     def meta(self) -> m.Meta | None:
