@@ -422,6 +422,27 @@ def test_background_mount_and_umount(tmp_path: Path) -> None:
 
 
 @needs_fuse
+def test_umount_cleans_a_dead_mount(tmp_path: Path) -> None:
+    """The serving process killed outright leaves a stale mount; umount still ends it."""
+    root = build_demo(tmp_path / "store")
+    mp = tmp_path / "mnt"
+    proc = start_foreground(root, mp)
+    try:
+        proc.kill()
+        proc.wait(timeout=10)
+        with pytest.raises(OSError) as e:
+            os.listdir(mp)
+        assert e.value.errno == errno.ENOTCONN
+        again = subprocess.run([*CLI, "mount", str(root), str(mp)], env=ENV, capture_output=True, text=True, timeout=30)
+        assert again.returncode == 2 and "dead mount" in again.stderr
+        u = subprocess.run([*CLI, "umount", str(mp)], env=ENV, capture_output=True, text=True, timeout=30)
+        assert u.returncode == 0, u.stderr
+        assert os.listdir(mp) == []
+    finally:
+        stop(proc, mp)
+
+
+@needs_fuse
 def test_export_matches_mount(mounted: Mount) -> None:
     for slug in ("crab_user_1", "researcher_tg-12345_1"):
         md = subprocess.run([*CLI, "export", slug, "--root", str(mounted.root)], env=ENV, capture_output=True, check=True).stdout

@@ -12,7 +12,9 @@ stderr. The parent returns only then.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -57,13 +59,52 @@ def check_fuse() -> Any:
     return mfusepy
 
 
+_OCTAL = re.compile(r"\\([0-7]{3})")
+
+
+def is_mounted(path: str) -> bool:
+    """Whether ``path`` is a mount point, stale FUSE mounts included.
+
+    ``os.path.ismount`` says no when the serving process has died (stat
+    fails with ENOTCONN), which is exactly when one needs to unmount.
+    """
+    mp = _canonical(path)
+    try:
+        with open("/proc/self/mountinfo", "rb") as f:
+            for line in f:
+                fields = line.split(b" ")
+                if len(fields) > 4:
+                    target = _OCTAL.sub(lambda mt: chr(int(mt.group(1), 8)), fields[4].decode("utf-8", "surrogateescape"))
+                    if target == mp:
+                        return True
+        return False
+    except OSError:
+        return os.path.ismount(mp)
+
+
+def _canonical(path: str) -> str:
+    path = os.path.abspath(path)
+    parent, name = os.path.split(path)
+    return os.path.join(os.path.realpath(parent), name)
+
+
+def _stale(path: str) -> bool:
+    try:
+        os.statvfs(path)  # a plain stat may still be answered from the kernel's cache
+    except OSError as e:
+        return e.errno == errno.ENOTCONN
+    return False
+
+
 def check_mountpoint(mountpoint: str) -> str:
-    mp = os.path.abspath(mountpoint)
+    mp = _canonical(mountpoint)
+    if _stale(mp):
+        raise MountError(f"{mp} is a dead mount (its process is gone): crabview umount {mp}")
     if not os.path.exists(mp):
         raise MountError(f"{mp}: no such directory (create the mount point first)")
     if not os.path.isdir(mp):
         raise MountError(f"{mp}: not a directory")
-    if os.path.ismount(mp):
+    if is_mounted(mp):
         raise MountError(f"{mp} is already a mount point (crabview umount {mp})")
     return mp
 
@@ -177,8 +218,8 @@ def mount(store: Store, mountpoint: str, foreground: bool = False, debug: bool =
 
 
 def umount(mountpoint: str, lazy: bool = False) -> None:
-    mp = os.path.abspath(mountpoint)
-    if not os.path.ismount(mp):
+    mp = _canonical(mountpoint)
+    if not is_mounted(mp):
         raise MountError(f"{mp} is not mounted", code=1)
     tool = shutil.which("fusermount3") or shutil.which("fusermount")
     cmds: list[list[str]] = []
@@ -191,7 +232,7 @@ def umount(mountpoint: str, lazy: bool = False) -> None:
     last = ""
     for cmd in cmds:
         p = subprocess.run(cmd, capture_output=True, text=True)
-        if p.returncode == 0 and not os.path.ismount(mp):
+        if p.returncode == 0 and not is_mounted(mp):
             return
         last = (p.stderr or p.stdout).strip()
     busy = " (busy: a process still uses it; try --lazy)" if "busy" in last.lower() else ""
