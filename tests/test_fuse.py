@@ -529,3 +529,25 @@ def test_fit_name_and_safe_component() -> None:
     for bad in ("..", ".", "", "a/b", "x\x00y", "../../etc"):
         s = safe_component(bad)
         assert "/" not in s and "\x00" not in s and s not in ("", ".", "..")
+
+
+def test_young_tmp_files_wait_for_their_grace(tmp_path: Path) -> None:
+    """An in-flight atomic write is not shown; a leftover that stays is."""
+    from crabview.fuse import tree as tree_mod
+
+    root = build_demo(tmp_path / "store")
+    t = tree_mod.MountTree(Store.open(root))
+    node = t.session("crab_user_2")
+    assert node is not None
+    before = set(node.step_names())
+    tmp = root / "sessions/crab_user_2/step-000008.tmp.1.2"
+    tmp.write_bytes(b'{"message":')
+    node.checked = -1.0
+    assert set(node.step_names()) == before
+    assert tmp.name not in [n for n, _k in t.listdir("/sessions/crab_user_2/raw")]
+    old = time.time() - 5
+    os.utime(tmp, (old, old))
+    node.checked = -1.0
+    assert set(node.step_names()) - before == {"step-000008.tmp.1.2.unparsable.txt"}
+    assert tmp.name in [n for n, _k in t.listdir("/sessions/crab_user_2/raw")]
+    assert any(p.code == "leftover_tmp" for p in node.session.problems)

@@ -28,13 +28,14 @@ from typing import Any
 
 from ..render import files as rf
 from ..store import models as m
-from ..store.layout import find_latest_session, parse_slug, sender_slug
+from ..store.layout import TMP_MARK, find_latest_session, parse_slug, sender_slug
 from ..store.session import Session, read_file
 from ..store.store import Store
 
 CHECK_INTERVAL = 0.05  # seconds between revalidations of one thing
 MISS_INTERVAL = 0.002  # ... when a name was not found or a directory is listed
 RACY_NS = 2_000_000_000  # an mtime this recent may still change within its tick
+TMP_GRACE_NS = 1_000_000_000  # a tmp file is shown once it has stayed this long
 NAME_MAX = 255
 
 DIR, FILE, RAW, LINK = "dir", "file", "raw", "link"
@@ -107,6 +108,7 @@ class SessionNode:
         self.meta_key: tuple[int, int, int, int] | None = None
         self.names: set[str] = set()
         self.racy: dict[str, tuple[int, int, int, int] | None] = {}
+        self.deferred: set[str] = set()  # young tmp files not shown yet
         self.checked = -1.0
         self.version = 0
         self.gone = False
@@ -140,6 +142,18 @@ class SessionNode:
                 names = set(os.listdir(self.path))
             except OSError:
                 names = self.names
+            # A tmp file younger than TMP_GRACE_NS is most likely an atomic
+            # write in flight, renamed away within microseconds: show it
+            # only if it stays (a crash leftover is what matters).
+            young = set()
+            now_ns = time.time_ns()
+            for name in names - self.names:
+                if TMP_MARK in name:
+                    k = _stat_key(os.path.join(self.path, name))
+                    if k is not None and now_ns - k[0] < TMP_GRACE_NS:
+                        young.add(name)
+            self.deferred = young
+            names -= young
             fresh = names - self.names
             changed |= fresh | (self.names - names)
             self.names = names
@@ -147,6 +161,16 @@ class SessionNode:
                 k = _stat_key(os.path.join(self.path, name))
                 if k is not None and _racy(k[0]):
                     self.racy[name] = k
+        elif self.deferred:
+            now_ns = time.time_ns()
+            for name in list(self.deferred):
+                k = _stat_key(os.path.join(self.path, name))
+                if k is None:
+                    self.deferred.discard(name)
+                elif now_ns - k[0] >= TMP_GRACE_NS:
+                    self.deferred.discard(name)
+                    self.names.add(name)
+                    changed.add(name)
         self.dir_key = dir_key
         if meta_key != self.meta_key:
             changed.add("meta")
@@ -289,6 +313,8 @@ class SessionNode:
         try:
             with os.scandir(self.path) as it:
                 for e in it:
+                    if e.name not in self.names:  # e.g. a young tmp file, or newer than our listing
+                        continue
                     try:
                         if e.is_file():
                             out.append(e.name)
