@@ -181,7 +181,7 @@ def session_html(s: "Session", replay_only: bool = False) -> str:
         f"{c['unparsable']} unparsable, {c['unreadable']} unreadable) · next step {s.next_step}</li>"
     )
     if s.boundary is not None:
-        found = {True: "found in memory.db", False: '<span class="missing">MISSING from memory.db</span>', None: "no archive (legacy)"}[
+        found = {True: "found in memory.db", False: '<span class="missing">MISSING from memory.db</span>', None: "legacy compact, no archive"}[
             s.archive_found
         ]
         out.append(
