@@ -14,6 +14,7 @@ import msgspec
 
 from ..store import models as m
 from ..store.layout import step_number
+from ..store.session import LAZY
 from .safe import one_line, visible
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,8 +49,17 @@ class ToolIndex:
 
     def __init__(self, steps: Iterable["StepFile"] = ()):
         self.calls: dict[str, tuple[str, Any, str]] = {}
+        sources: dict[int, Any] = {}
         for s in steps:
+            src = getattr(s, "source", None)
+            if src is not None and s.stored is LAZY:
+                # values of big sessions live on disk; their loader kept the calls
+                sources[id(src)] = src
+                continue
             self.add(s)
+        for src in sources.values():
+            for call_id, call in src.tool_calls.items():
+                self.calls.setdefault(call_id, call)
 
     def add(self, s: "StepFile") -> None:
         v = s.value
@@ -359,9 +369,10 @@ def session_markdown(s: "Session", replay_only: bool = False) -> str:
         if i == start and start > 0:
             out.append("## replayed from here\n")
         archive_text = None
-        if type(st.value) is m.Compact and s.memory is not None:
-            e = s.memory.resolve(st.value.archive_name)
-            archive_text = e.content if e is not None else f"[archived context unavailable: {st.value.archive_name}]"
+        v = st.stored  # compacts are always in memory (never LAZY)
+        if type(v) is m.Compact and s.memory is not None:
+            e = s.memory.resolve(v.archive_name)
+            archive_text = e.content if e is not None else f"[archived context unavailable: {v.archive_name}]"
         out.append(step_markdown(st, tools, archive_text))
         out.append("")
     return "\n".join(out)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import gc
 import os
+from sys import intern
 from bisect import bisect_left
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -26,17 +28,76 @@ from .problems import Problem, session_problems
 from .fileio import _CHUNK, _READ_FLAGS, MISSING, read_file  # noqa: F401 (read_file is API)
 
 
+class _Lazy:
+    """Marks a decoded value that was dropped after the verdict (re-read on use)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "LAZY"
+
+
+LAZY = _Lazy()
+_NAME = attrgetter("name")
+
+# Sessions with more step files than this keep only their verdicts in
+# memory, plus the values derived facts need (compacts, done events); the
+# rest is re-read from disk on use, through a small LRU (toolong's way).
+# A decoded step costs ~2.3x its bytes in Python objects; a verdict ~150 B.
+LAZY_THRESHOLD = 20_000
+_KEEP_WHEN_LAZY = (m.Compact, m.LegacyCompact, m.DoneEvent)
+
+
+class StepSource:
+    """A session directory's step files, for values not kept in memory."""
+
+    def __init__(self, dir_path: str, maxsize: int = 4096):
+        self.dir_path = dir_path
+        self.maxsize = maxsize
+        self.cache: dict[str, Any] = {}
+        self.reads = 0
+        # tool call id -> (tool name, input, step name), collected while
+        # loading, so pairing results with calls needs no re-read
+        self.tool_calls: dict[str, tuple[str, Any, str]] = {}
+
+    def value(self, step: "StepFile") -> Any:
+        cache = self.cache
+        v = cache.pop(step.name, None)
+        if v is None:
+            data, _reason = read_file(os.path.join(self.dir_path, step.name))
+            self.reads += 1
+            if data is None:
+                return None
+            d = decode_step(data)
+            if d.kind != step.kind:
+                return None  # changed on disk since the verdict: show nothing rather than a mismatch
+            v = d.value
+            if len(cache) >= self.maxsize:
+                del cache[next(iter(cache))]  # dicts keep insertion order: the oldest goes
+        cache[step.name] = v  # (re)inserted last: most recently used
+        return v
+
+
 class StepFile(msgspec.Struct, gc=False):
     """One ``step-`` directory entry and the daemon's verdict on it."""
 
     name: str
     kind: str
-    value: Any = None
+    stored: Any = None  # the decoded value, or LAZY (see ``value``)
     error: str | None = None
     offset: int | None = None
     size: int = 0
     notes: tuple[str, ...] = ()
     variants: tuple[tuple[str, str, int], ...] = ()
+    source: StepSource | None = None
+
+    @property
+    def value(self) -> Any:
+        """The decoded StepLine value (None for unparsable/unreadable steps)."""
+        v = self.stored
+        if v is LAZY:
+            return self.source.value(self)  # type: ignore[union-attr]
+        return v
 
     @property
     def number(self) -> int | None:
@@ -74,7 +135,7 @@ def load_step(dir_path: str, name: str) -> StepFile:
     return StepFile(name, d.kind, d.value, d.error, d.offset, len(data), d.notes, d.variants)
 
 
-def _load_steps(dfd: int, dir_path: str, names: list[str]) -> list[StepFile]:
+def _load_steps(dfd: int, dir_path: str, names: list[str], source: StepSource | None = None) -> list[StepFile]:
     """The hot loop of a load: open relative to the directory fd, read, decode.
 
     Files that read cleanly and are canonical never leave this function.
@@ -110,11 +171,32 @@ def _load_steps(dfd: int, dir_path: str, names: list[str]) -> list[StepFile]:
         c(fd)
         value = fast(data)
         if value is not None:
-            append(StepFile(name, kinds[type(value)], value, None, None, len(data)))
+            if source is None:
+                append(StepFile(name, kinds[type(value)], value, None, None, len(data)))
+            else:
+                append(_lazy_step(name, kinds[type(value)], value, len(data), (), (), source))
         else:
             d = decode_step(data)
-            append(StepFile(name, d.kind, d.value, d.error, d.offset, len(data), d.notes, d.variants))
+            if source is None or d.value is None:
+                append(StepFile(name, d.kind, d.value, d.error, d.offset, len(data), d.notes, d.variants))
+            else:
+                append(_lazy_step(name, d.kind, d.value, len(data), d.notes, d.variants, source))
     return out
+
+
+def _lazy_step(name: str, kind: str, value: Any, size: int, notes: tuple, variants: tuple, source: StepSource) -> StepFile:
+    t = type(value)
+    if t in _KEEP_WHEN_LAZY:
+        return StepFile(name, kind, value, None, None, size, notes, variants, source)
+    calls = source.tool_calls
+    if t is m.HistoryEntry:
+        for b in value.message.content:
+            if type(b) is m.ToolUseBlock:
+                calls[b.id] = (intern(b.name), b.input, name)  # a handful of tool names, many calls
+    elif t is m.ToolStartEvent:
+        for c in value.calls:
+            calls.setdefault(c.id, (intern(c.name), c.arguments, name))
+    return StepFile(name, kind, LAZY, None, None, size, notes, variants, source)
 
 
 class Session:
@@ -132,9 +214,9 @@ class Session:
         self.dir_error: str | None = None
         self.is_symlink = False
         self.steps: list[StepFile] = []
-        self._keys: list[str] = []  # step names, parallel to steps (load order)
         self.other_names: set[str] = set()  # non-step entries (meta, tmp of meta, strays)
         self.boundary: ReplayBoundary | None = None
+        self.source: StepSource | None = None  # set when values live on disk (big sessions)
         self._derived: dict[str, Any] = {}
         self.generation = 0
 
@@ -172,7 +254,7 @@ class Session:
             dfd = os.open(dir_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as e:
             self.dir_error = f"cannot list: {e.strerror or e}"
-            self.steps, self._keys, self.other_names = [], [], set()
+            self.steps, self.other_names = [], set()
             self._rederive()
             return
         try:
@@ -181,16 +263,16 @@ class Session:
             names = [n for n in listing if n.startswith(STEP_PREFIX) and (n.isascii() or is_utf8_name(n))]
             names.sort()
             others = set(listing).difference(names)
+            self.source = StepSource(dir_path) if len(names) > LAZY_THRESHOLD else None
             was_enabled = gc.isenabled()
             gc.disable()  # bulk allocation of acyclic objects: don't let the GC rescan them
             try:
-                self.steps = _load_steps(dfd, dir_path, names)
+                self.steps = _load_steps(dfd, dir_path, names, self.source)
             finally:
                 if was_enabled:
                     gc.enable()
         finally:
             os.close(dfd)
-        self._keys = names
         self.other_names = others
         self._rederive()
 
@@ -203,10 +285,10 @@ class Session:
         already loaded and still present is re-read only if asked for.
         """
         if names is None:
-            before = list(self._keys)
+            before = {st.name for st in self.steps}
             self.load()
             self.generation += 1
-            return RefreshResult(added=[k for k in self._keys if k not in set(before)], full=True)
+            return RefreshResult(added=[st.name for st in self.steps if st.name not in before], full=True)
         result = RefreshResult()
         appended_only = True
         touched_meta = False
@@ -223,11 +305,10 @@ class Session:
                 else:
                     self.other_names.discard(name)
                 continue
-            i = bisect_left(self._keys, name)
-            present = i < len(self._keys) and self._keys[i] == name
+            i = bisect_left(self.steps, name, key=_NAME)
+            present = i < len(self.steps) and self.steps[i].name == name
             if not exists:
                 if present:
-                    del self._keys[i]
                     del self.steps[i]
                     result.removed.append(name)
                     appended_only = False
@@ -238,9 +319,8 @@ class Session:
                 result.changed.append(name)
                 appended_only = False
             else:
-                if i != len(self._keys):
+                if i != len(self.steps):
                     appended_only = False
-                self._keys.insert(i, name)
                 self.steps.insert(i, step)
                 result.added.append(name)
         if touched_meta:
@@ -279,8 +359,8 @@ class Session:
         self._derived.clear()
 
     def index_of(self, name: str) -> int | None:
-        i = bisect_left(self._keys, name)
-        return i if i < len(self._keys) and self._keys[i] == name else None
+        i = bisect_left(self.steps, name, key=_NAME)
+        return i if i < len(self.steps) and self.steps[i].name == name else None
 
     @property
     def replay_start(self) -> int:
@@ -333,8 +413,8 @@ class Session:
             best = 0
             # Only names starting with "step-" can parse, and the daemon's
             # lossy reading of non-UTF-8 names never yields digits.
-            for name in self._keys:
-                k = step_number(name)
+            for st in self.steps:
+                k = step_number(st.name)
                 if k is not None and k > best:
                     best = k
             n = self._derived["next_step"] = best + 1
@@ -343,7 +423,7 @@ class Session:
     @property
     def entry_names(self) -> set[str]:
         """Every name in the session directory (as of the last load/refresh)."""
-        return set(self._keys) | self.other_names
+        return {st.name for st in self.steps} | self.other_names
 
     @property
     def meta(self) -> m.Meta | None:
@@ -411,7 +491,7 @@ class Session:
         """Token totals over every ``done`` event, replayed or not."""
         t = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "turns": 0}
         for s in self.steps:
-            v = s.value
+            v = s.stored  # done events are always kept in memory (never LAZY)
             if type(v) is m.DoneEvent:
                 t["prompt_tokens"] += v.usage.prompt_tokens
                 t["completion_tokens"] += v.usage.completion_tokens

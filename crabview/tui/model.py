@@ -159,7 +159,9 @@ class TimelineModel:
     facts: "SessionFacts | None" = None
 
     def tokens_per_turn(self) -> list[float]:
-        return [float(st.value.usage.total_tokens) for st in self.steps if type(st.value) is m.DoneEvent]
+        # .stored, not .value: done events are always in memory, and asking
+        # every lazy step for its value would re-read the whole session
+        return [float(st.stored.usage.total_tokens) for st in self.steps if type(st.stored) is m.DoneEvent]
 
 
 # --- sessions ------------------------------------------------------------------
