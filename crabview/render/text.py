@@ -320,54 +320,56 @@ def step_markdown(step: "StepFile", tools: ToolIndex, archive_text: str | None =
     if t is m.HistoryEntry:
         who = role_of(step)
         body = "\n\n".join(_md_block(b, tools) for b in v.message.content)
-        return f"### {who} · `{name}`\n\n{body}"
+        tmp = "\n\n*a whole leftover tmp file: the daemon loads it like any step*" if step.is_tmp else ""
+        return f"### {who} · `{name}`{tmp}\n\n{body}"
     if t is m.Compact:
-        text = f"---\n\n## ═ compact boundary · `{name}` · archive `{one_line(v.archive_name)}` · {one_line(v.archived_at)}"
+        text = (
+            f"---\n\n## ═ compact boundary · `{name}` · archive `{one_line(v.archive_name)}` · {one_line(v.archived_at)}\n\n"
+            "*Nothing above this line is replayed; a resume from here prepends this archive:*"
+        )
         if archive_text is not None:
             text += "\n\n" + _quote(visible(archive_text))
         return text + "\n\n---"
     if t is m.LegacyCompact:
         title = f" “{one_line(v.title)}”" if v.title else ""
-        return f"---\n\n## ≡ legacy compact{title} · `{name}` (inline summary, no archive)\n\n{_quote(visible(v.compact))}\n\n---"
+        return (
+            f"---\n\n## ≡ legacy compact{title} · `{name}` (inline summary, no archive)\n\n"
+            f"*Nothing above this line is replayed; a resume from here prepends nothing.*\n\n{_quote(visible(v.compact))}\n\n---"
+        )
     return f"*◆ `{name}` {summary(step, tools)}*"
 
 
 def session_markdown(s: "Session", replay_only: bool = False) -> str:
-    """The whole session as Markdown (``transcript.md`` and ``export --format md``)."""
+    """The whole session as Markdown (``transcript.md`` and ``export --format md``).
+
+    Append-only by design, so ``tail -f transcript.md`` on the mount shows
+    new steps and nothing else: the header holds only what never changes
+    (counts, titles and problems live in meta.json and problems.txt), and
+    the not-replayed part is labelled at each compact boundary ("nothing
+    above is replayed"), which stays true when later boundaries arrive.
+    """
     meta = s.meta
-    title = one_line(meta.title) if meta and meta.title else s.slug
-    out = [f"# {title}", ""]
-    out.append(f"- session: `{s.slug}`")
-    if meta:
-        out.append(f"- agent: {one_line(meta.agent)} · created by: {one_line(meta.created_by)} · created: {one_line(meta.created_at)}")
-    out.append(f"- meta: {s.meta_status} · daemon load: {s.load_status}" + (f" ({one_line(s.load_error or '')})" if s.load_error else ""))
-    c = s.kind_counts()
-    out.append(
-        f"- steps: {len(s.steps)} ({c['entry']} entries, {c['event']} events, {c['compact'] + c['legacy_compact']} compacts, "
-        f"{c['unparsable']} unparsable, {c['unreadable']} unreadable) · next step: {s.next_step}"
-    )
-    if s.boundary is not None:
-        found = {True: "found in memory.db", False: "MISSING from memory.db", None: "no archive (legacy)"}[s.archive_found]
-        out.append(f"- replay starts at `{s.boundary.name}`; archive: `{s.archive or '-'}` ({found})")
-    if s.problems:
-        out.append(f"- problems: {len(s.problems)}")
-        for p in s.problems:
-            out.append(f"  - `{p.code}` {('`' + p.file + '`') if p.file else ''} {one_line(p.reason, 300)}")
+    out = [f"# `{one_line(s.slug)}`", ""]
+    if meta is not None:
+        out.append(f"agent {one_line(meta.agent)} · created by {one_line(meta.created_by)} · {one_line(meta.created_at)}")
+    else:
+        out.append(f"meta {s.meta_status}: {one_line(s.meta_error or '', 300)} — the daemon cannot load this session")
     out.append("")
     tools = ToolIndex(s.steps)
-    start = s.replay_start
     if replay_only:
+        out.append("What the daemon would replay on resume, in order.\n")
         if s.archive is not None:
-            out.append(f"## replayed archive `{one_line(s.archive)}`\n\n{_quote(visible(s.archive_text or ''))}\n")
+            found = "" if s.archive_found else " (missing from memory.db: the daemon injects this placeholder)"
+            out.append(f"## archive `{one_line(s.archive)}`{found}\n\n{_quote(visible(s.archive_text or ''))}\n")
         for i in s.replay_indices:
             out.append(step_markdown(s.steps[i], tools))
             out.append("")
         return "\n".join(out)
-    if start > 0:
-        out.append(f"## not replayed (before the last compact boundary, `{s.steps[start].name}`)\n")
-    for i, st in enumerate(s.steps):
-        if i == start and start > 0:
-            out.append("## replayed from here\n")
+    out.append(
+        "Every step file in the daemon's load order. A resume replays only the entries after the "
+        "last compact boundary (═), prepending its archive; unparsable steps (✗) are skipped.\n"
+    )
+    for st in s.steps:
         archive_text = None
         v = st.stored  # compacts are always in memory (never LAZY)
         if type(v) is m.Compact and s.memory is not None:
