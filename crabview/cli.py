@@ -29,7 +29,12 @@ def _open_store(root: str | None) -> Store:
     try:
         return Store.open(root)
     except StoreError as e:
-        _fail(str(e))
+        hint = ""
+        if root is None:
+            hint = " (no crabtalk store here: pass a ROOT, set $CRABTALK_HOME, or try `crabview demo`)"
+        elif os.sep not in root and not os.path.exists(root):
+            hint = " (not a command either: see `crabview --help`)"
+        _fail(str(e) + hint)
     except OSError as e:
         _fail(f"{root}: {e.strerror or e}")
 
