@@ -12,7 +12,7 @@ from crabview.tui.actions import ACTIONS
 from crabview.tui.screens import HelpScreen, SearchResults
 from crabview.tui.widgets.sessions import SessionList, SessionsPane
 from crabview.tui.widgets.timeline import Timeline
-from tui_support import SIZE, build_fixed_demo, fixed_app, loaded, rows, screen_text, see, wait_for
+from tui_support import SIZE, build_fixed_demo, fixed_app, loaded, region_text, rows, screen_text, see, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -272,3 +272,28 @@ async def test_50mb_step_opens_truncated(tmp_path: Path) -> None:
         await pilot.press("up")
         assert app.timeline.cursor == 0
         assert time.monotonic() - t0 < 20
+
+
+async def test_decoded_view_shows_html_looking_text_literally(tmp_path: Path) -> None:
+    from crabview.demo import DaemonWriter
+    from crabview.store import models as m
+
+    w = DaemonWriter(tmp_path / "root")
+    slug = w.create_session("Crab", "user", "html")
+    texts = [
+        "<div>hello</div>",
+        "text before <b>bold</b> after",
+        "<!-- a comment -->",
+        "<details><summary>sum</summary>inside</details>",
+        "<script>alert(1)</script>",
+    ]
+    for t in texts:
+        w.append(slug, m.HistoryEntry(message=m.Message("assistant", [m.TextBlock(t)])))
+    app = fixed_app(w.root)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, slug)
+        for k, t in enumerate(texts):
+            app.timeline.move_to_row(k)
+            await loaded(pilot)
+            assert app.detail.query(Markdown)  # still rendered as Markdown, with HTML off
+            await wait_for(pilot, lambda: t in region_text(app, app.query_one("#decoded-body")))

@@ -80,7 +80,14 @@ def screen_text(app: CrabviewApp) -> str:
     return console.export_text()
 
 
-__all__ = ["see", "FIXED_NOW", "SIZE", "build_fixed_demo", "fixed_app", "wait_for", "loaded", "rows", "screen_text", "asyncio"]
+def region_text(app: CrabviewApp, widget: Any) -> str:
+    """The on-screen text inside ``widget``'s region (e.g. only the detail pane)."""
+    r = widget.region
+    lines = screen_text(app).splitlines()[r.y : r.bottom]
+    return "\n".join(line[r.x : r.right] for line in lines)
+
+
+__all__ = ["see", "region_text", "FIXED_NOW", "SIZE", "build_fixed_demo", "fixed_app", "wait_for", "loaded", "rows", "screen_text", "asyncio"]
 
 
 async def see(pilot: Any, *texts: str, timeout: float = 5.0) -> str:

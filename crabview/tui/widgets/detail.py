@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from markdown_it import MarkdownIt
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
@@ -28,6 +29,16 @@ RAW_CAP = 200_000  # bytes shown pretty-printed
 HEX_HEAD = 2048  # bytes of hex shown from the start
 HEX_WINDOW = 512  # bytes either side of the error offset
 SYNTAX_THEME = "ansi_dark"
+
+
+def inert_markdown_parser() -> MarkdownIt:
+    """Textual's gfm-like parser with raw HTML off.
+
+    With HTML on, markdown-it turns ``<div>…</div>``, ``<b>``, comments and
+    ``<details>`` into html tokens that Textual's Markdown drops, so untrusted
+    text would vanish; with it off they stay literal text.
+    """
+    return MarkdownIt("gfm-like", {"html": False})
 
 
 def capped(text: str, cap: int = TEXT_CAP) -> tuple[str, str | None]:
@@ -67,7 +78,7 @@ def text_widget(text: str, markdown: bool) -> list[Any]:
     if trunc:  # the note goes first: after 100k characters nobody would see it
         out.append(note(trunc))
     if markdown and len(shown) <= MARKDOWN_CAP:
-        out.append(Markdown(shown, open_links=False, classes="md"))
+        out.append(Markdown(shown, open_links=False, classes="md", parser_factory=inert_markdown_parser))
     else:
         out.append(Static(Text(shown), classes="plain"))
     return out
