@@ -297,3 +297,34 @@ async def test_decoded_view_shows_html_looking_text_literally(tmp_path: Path) ->
             await loaded(pilot)
             assert app.detail.query(Markdown)  # still rendered as Markdown, with HTML off
             await wait_for(pilot, lambda: t in region_text(app, app.query_one("#decoded-body")))
+
+
+async def test_footer_keys_act_in_the_sessions_list_other_keys_filter(demo_root: Path) -> None:
+    app = fixed_app(demo_root, select="researcher_tg-12345_1")
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, "researcher_tg-12345_1")
+        filt = app.query_one("#session-filter", Input)
+        lst = app.query_one(SessionList)
+        tl = app.timeline
+        lst.focus()
+        await pilot.press("g")
+        await wait_for(pilot, lambda: tl.cursor == 0)
+        lst.focus()
+        await pilot.press("e")  # next problem, not a filter
+        await loaded(pilot)
+        assert app.model.steps[tl.current_step()].kind == "unparsable"
+        lst.focus()
+        await pilot.press("r")
+        assert app.detail.mode == "raw"
+        await pilot.press("b")
+        assert app.detail.mode == "bytes"
+        lst.focus()
+        await pilot.press("f", "G", "c")
+        assert filt.value == "" and not filt.has_focus
+        # any other printable key still starts the filter; the box then takes anything
+        lst.focus()
+        await pilot.press("x", "e", "c")
+        assert filt.has_focus and filt.value == "xec"
+        from crabview.tui.screens import help_renderable
+
+        assert any("start the filter" in str(c) for c in help_renderable().columns[1]._cells)

@@ -24,6 +24,7 @@ def help_renderable() -> Table:
         t.add_row(key_label(a), a.help)
     t.add_row("↑ ↓ j k PgUp PgDn", "move in the timeline (mouse: click a row, wheel scrolls)")
     t.add_row("Enter", "in the sessions list: open and focus the timeline")
+    t.add_row("other letters", "in the sessions list: start the filter (keys above act; Tab to the filter box to type any text)")
     t.add_row("ctrl+p", "command palette: every action, open a session, search all sessions")
     t.add_row("", "")
     t.add_row(Text("marks", style="bold"), "")

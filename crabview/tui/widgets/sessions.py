@@ -15,16 +15,27 @@ from textual.widgets.option_list import Option
 
 from ...render.safe import one_line
 from ...render.text import fmt_int
+from ..actions import ACTIONS
 from ..model import SessionStats, group_key, parse_ts, relative
 from ...store.layout import parse_slug
 
 
+BOUND_KEYS = frozenset(k for a in ACTIONS for k in a.key.split(","))
+
+
 class SessionList(OptionList):
-    """The list itself; printable keys start the filter."""
+    """The list itself; printable keys that are not actions start the filter.
+
+    Keys in the actions table (e, c, r, b, f, g, G, n, N, …) act as they do
+    everywhere; any other printable key starts the filter (the filter box
+    itself, reached with Tab or a click, takes any text).
+    """
 
     def on_key(self, event: events.Key) -> None:
+        if event.key in BOUND_KEYS or event.key in ("j", "k"):
+            return
         ch = event.character
-        if ch and ch.isprintable() and not ch.isspace() and ch not in ("q", "?", "/") and event.key not in ("j", "k"):
+        if ch and ch.isprintable() and not ch.isspace():
             pane = self.parent
             if isinstance(pane, SessionsPane):
                 event.stop()
