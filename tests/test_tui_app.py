@@ -328,3 +328,22 @@ async def test_footer_keys_act_in_the_sessions_list_other_keys_filter(demo_root:
         from crabview.tui.screens import help_renderable
 
         assert any("start the filter" in str(c) for c in help_renderable().columns[1]._cells)
+
+
+async def test_search_across_sessions_counts_past_the_listed_500(tmp_path: Path) -> None:
+    from crabview.demo import DaemonWriter
+    from crabview.store import models as m
+
+    w = DaemonWriter(tmp_path / "root")
+    slug = w.create_session("Crab", "user", "many")
+    for k in range(520):
+        w.append(slug, m.HistoryEntry(message=m.Message("user", [m.TextBlock(f"needle {k}")])))
+    app = fixed_app(w.root)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, slug)
+        app.search_all("needle")
+        await wait_for(pilot, lambda: isinstance(app.screen, SearchResults), timeout=20)
+        await see(pilot, "520 steps match “needle” across sessions; showing the first 500")
+        await pilot.pause(0.3)
+        assert "searching every session" not in screen_text(app)  # the notice went with the results
+        assert len(app.screen.hits) == 500 and app.screen.total == 520

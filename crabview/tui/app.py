@@ -16,6 +16,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.notifications import Notification, Notify
 from textual.widgets import Footer, Input, Static
 
 from ..render.safe import one_line, visible
@@ -59,6 +60,7 @@ from .widgets.timeline import Timeline, TimelineHeader
 
 LIVE_SECONDS = 10.0
 SALVAGE_CAP = 1 << 20
+SEARCH_ALL_CAP = 500  # results listed by a search across sessions (all are counted)
 STATS_MAX_STEPS = 20_000  # larger sessions get their badge counts when opened
 
 
@@ -109,6 +111,7 @@ class CrabviewApp(App[None]):
         self.search_rows: list[int] = []
         self.load_seconds: float | None = None
         self.first_paint: float | None = None
+        self._searching_note: Notification | None = None
         self._after_refresh_timer: Any = None  # monotonic time the first timeline rows were set
 
     # -- layout ------------------------------------------------------------------
@@ -592,7 +595,7 @@ class CrabviewApp(App[None]):
             if msg.rows:
                 self.timeline.jump(msg.rows, True)
             else:
-                self.notify(f"no step matches “{one_line(msg.query, 40)}”", severity="warning")
+                self.notify(f"no step matches “{one_line(msg.query, 40)}”", severity="warning", markup=False)
         self.update_status()
 
     def action_next_match(self) -> None:
@@ -604,30 +607,42 @@ class CrabviewApp(App[None]):
             self.notify("no search matches (/ to search)")
 
     def search_all(self, query: str) -> None:
-        self.notify(f"searching every session for “{one_line(query, 40)}”…")
+        self._drop_searching_note()
+        note = Notification(f"searching every session for “{one_line(query, 40)}”…", timeout=60, markup=False)
+        self._searching_note = note
+        self.post_message(Notify(note))
         self._search_all(query)
+
+    def _drop_searching_note(self) -> None:
+        note, self._searching_note = self._searching_note, None
+        if note is not None:
+            try:
+                self._unnotify(note)
+            except KeyError:  # already timed out
+                pass
 
     @work(thread=True, exclusive=True, group="search_all", name="search_all_sessions")
     def _search_all(self, query: str) -> None:
         q = query.lower()
         hits: list[tuple[str, str, str]] = []
+        total = 0
         for e in self.store.session_entries():
             s = self.session if self.session is not None and self.session.slug == e.slug else self.store.load_session(e.slug)
             tools = ToolIndex(s.steps)
             for st in s.steps:
                 text = summary(st, tools, 2000)
                 if q in text.lower() or q in st.name.lower():
-                    hits.append((e.slug, st.name, text))
-                    if len(hits) >= 500:
-                        break
-            if len(hits) >= 500:
-                break
-        self.post_message(GlobalSearchDone(query, hits))
+                    total += 1
+                    if len(hits) < SEARCH_ALL_CAP:
+                        hits.append((e.slug, st.name, text))
+        self.post_message(GlobalSearchDone(query, hits, total))
 
     @on(GlobalSearchDone)
     def _global_done(self, msg: GlobalSearchDone) -> None:
         if not self._alive():
             return
+        self._drop_searching_note()
+
         def chosen(result: tuple[str, str] | None) -> None:
             if result is None:
                 return
@@ -641,7 +656,7 @@ class CrabviewApp(App[None]):
             self.selected = None
             self.select_session(slug)
 
-        self.push_screen(SearchResults(msg.query, msg.hits), chosen)
+        self.push_screen(SearchResults(msg.query, msg.hits, msg.total), chosen)
 
     # -- actions (the table in actions.py) ---------------------------------------------
 

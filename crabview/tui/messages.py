@@ -72,7 +72,8 @@ class SearchDone(Message):
 @dataclass
 class GlobalSearchDone(Message):
     query: str
-    hits: list[tuple[str, str, str]] = field(default_factory=list)  # (slug, step name, summary)
+    hits: list[tuple[str, str, str]] = field(default_factory=list)  # (slug, step name, summary), the first SEARCH_ALL_CAP
+    total: int = -1  # every match counted (-1: len(hits))
 
 
 @dataclass

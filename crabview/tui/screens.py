@@ -53,14 +53,20 @@ class HelpScreen(ModalScreen[None]):
 class SearchResults(ModalScreen[tuple[str, str] | None]):
     BINDINGS = [Binding("escape", "dismiss_none", "Close")]
 
-    def __init__(self, query: str, hits: list[tuple[str, str, str]]):
+    def __init__(self, query: str, hits: list[tuple[str, str, str]], total: int = -1):
         super().__init__()
         self.query_text = query
         self.hits = hits
+        self.total = len(hits) if total < 0 else total
 
     def compose(self) -> ComposeResult:
         with Vertical(id="results-box"):
-            yield Static(Text(f"{len(self.hits)} step(s) match “{one_line(self.query_text, 60)}” across sessions", style="bold"))
+            n, q = len(self.hits), one_line(self.query_text, 60)
+            if self.total > n:
+                head = f"{self.total:,} steps match “{q}” across sessions; showing the first {n:,}"
+            else:
+                head = f"{n:,} {'step matches' if n == 1 else 'steps match'} “{q}” across sessions"
+            yield Static(Text(head, style="bold"))
             ol = OptionList(id="results-list")
             yield ol
 
