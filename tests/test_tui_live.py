@@ -117,3 +117,15 @@ async def test_live_demo_writer_drives_the_app(tmp_path: Path) -> None:
 
     names = {e.name for e in load_memory(root / "memory.db").entries}
     assert {"crab-user-1-1", "crab-user-1-2", "crab-user-2-1"} <= names
+
+
+async def test_deleting_the_whole_store_says_so(writer: DaemonWriter) -> None:
+    first = writer.create_session("Crab", "user", "first")
+    writer.append(first, _entry("hi"))
+    app = fixed_app(writer.root, watch=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, first)
+        shutil.rmtree(writer.root)
+        await see(pilot, "STORE GONE", timeout=10)  # first on the status line
+        assert app.store_gone
+        assert any("the store is gone" in n.message for n in app._notifications)

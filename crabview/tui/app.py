@@ -111,6 +111,7 @@ class CrabviewApp(App[None]):
         self.search_rows: list[int] = []
         self.load_seconds: float | None = None
         self.first_paint: float | None = None
+        self.store_gone = False
         self._searching_note: Notification | None = None
         self._after_refresh_timer: Any = None  # monotonic time the first timeline rows were set
 
@@ -137,6 +138,7 @@ class CrabviewApp(App[None]):
         if self.live_writer is not None:
             self.live_writer.start()
         self.set_interval(15, self._tick)
+        self.set_interval(1.0, self._check_store)
         self.update_status()
 
     def on_unmount(self) -> None:
@@ -147,6 +149,30 @@ class CrabviewApp(App[None]):
 
     def _tick(self) -> None:
         self.refresh_sessions()
+
+    def _check_store(self) -> None:
+        """Say so, loudly, when the store root (or its sessions/ dir) is deleted, and when it is back."""
+        if not self._alive():
+            return
+        gone = not self.store.sessions_dir.is_dir()
+        if gone == self.store_gone:
+            return
+        self.store_gone = gone
+        if gone:
+            self.notify(
+                f"the store is gone: {self.store.sessions_dir} was deleted (or moved) while crabview was open",
+                title="store gone",
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
+            if not self.summaries:
+                self._main(TimelineHeader).show(None, "the store was deleted")
+                self.timeline.set_model(None, "the store was deleted")
+        else:
+            self.notify("the store is back: reloading", markup=False)
+            self.load_summaries()
+        self.update_status()
 
     # -- helpers --------------------------------------------------------------------
 
@@ -184,6 +210,9 @@ class CrabviewApp(App[None]):
     def update_status(self) -> None:
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(" ")
+        if self.store_gone:
+            t.append(" STORE GONE: sessions/ was deleted ", style="bold white on red")
+            t.append(" ")
         t.append(one_line(self.root_label, 50), style="bold")
         mode = self.watcher_mode
         t.append(f"  watch: {mode}", style="green" if mode == "inotify" else "yellow")
@@ -233,6 +262,7 @@ class CrabviewApp(App[None]):
                 self.summaries[s.slug] = s
         self.latest.update(msg.latest)
         self.refresh_sessions()
+        self._check_store()
         pane = self._main(SessionsPane)
         if self.selected is None:
             want = self.initial_select
@@ -393,6 +423,7 @@ class CrabviewApp(App[None]):
             for slug in removed:
                 self.live_at.pop(slug, None)
             self.post_message(SessionsRemoved(removed))
+        self._check_store()
         if resummarize:
             slugs = [s for s in resummarize if s not in removed]
             summ = await asyncio.to_thread(self._resummarize, slugs)
