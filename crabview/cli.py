@@ -42,6 +42,8 @@ def _open_store(root: str | None) -> Store:
 def _session_target(session: str, root: str | None) -> tuple[Store, str]:
     """SESSION may be a session directory or a slug under ROOT."""
     p = Path(session).expanduser()
+    if p.exists() and not p.is_dir():
+        _fail(f"{session}: not a session directory (it is a file; sessions are directories under sessions/)")
     if p.is_dir() and (root is None or os.sep in session or session in (".", "..")):
         try:
             layout = resolve(p)
@@ -60,6 +62,22 @@ def _session_target(session: str, root: str | None) -> tuple[Store, str]:
     if not (store.sessions_dir / session).is_dir():
         _fail(f"no session {session!r} under {store.sessions_dir}")
     return store, session
+
+
+def _one_session_store(store: Store, slug: str) -> Store:
+    """A Store narrowed to one session (what tail and check follow)."""
+    from .store.layout import StoreLayout
+
+    lay = store.layout
+    narrowed = Store.__new__(Store)
+    narrowed.layout = StoreLayout(root=lay.root, sessions_dir=lay.sessions_dir, session=slug)
+    narrowed.memory = store.memory
+    return narrowed
+
+
+def _width(n: int) -> int:
+    """Column width for text output: cut to fit a terminal, never in a pipe."""
+    return n if sys.stdout.isatty() else 1_000_000
 
 
 def _dump(obj: Any) -> None:
@@ -203,7 +221,7 @@ def ls(root: str | None, as_json: bool, quick: bool) -> None:
         cmp_ = "?" if r["compacts"] is None else str(r["compacts"])
         prob = "?" if r["problems"] is None else str(r["problems"])
         click.echo(
-            f"{one_line(r['slug'], 32):<32} {one_line(r['title'] or '-', 28):<28} {r['steps']:>6} {cmp_:>4} {prob:>5}  "
+            f"{one_line(r['slug'], _width(32)):<32} {one_line(r['title'] or '-', _width(28)):<28} {r['steps']:>6} {cmp_:>4} {prob:>5}  "
             f"{_rel_time(one_line(r['updated'] or '', 30)):<20} {','.join(flags)}"
         )
 
@@ -260,12 +278,14 @@ def show(session: str, root: str | None, as_json: bool, mode: str) -> None:
         if i == start and start > 0:
             click.echo("──────── replay starts here ────────")
         mark = " " if s.is_replayed(i) or st.kind != "entry" else "·"
-        click.echo(f"{KIND_GLYPH[st.kind]}{mark}{st.name:<22} {summary(st, tools, 120)}")
+        click.echo(f"{KIND_GLYPH[st.kind]}{mark}{st.name:<22} {summary(st, tools, _width(120))}")
+    click.echo("")
+    click.echo("● entry  ◆ event  ═ compact  ≡ legacy compact  ✗ unparsable (skipped)  ⊘ unreadable (load fails)  · not replayed")
     if s.problems:
         click.echo("")
         click.echo(f"problems ({len(s.problems)}):")
         for p in s.problems:
-            click.echo(f"  [{p.code}] {p.file or ''} {one_line(p.reason, 200)}")
+            click.echo(f"  [{p.code}] {p.file or ''} {one_line(p.reason, _width(200))}")
 
 
 # --- check ---------------------------------------------------------------------
@@ -304,7 +324,7 @@ def check(target: str | None, as_json: bool) -> None:
     else:
         for p in problems:
             where = "/".join(x for x in (p.slug, p.file) if x)
-            click.echo(f"{p.severity:<7} {p.code:<22} {one_line(where, 60)}: {one_line(p.reason, 240)}")
+            click.echo(f"{p.severity:<7} {p.code:<22} {one_line(where, _width(60))}: {one_line(p.reason, _width(240))}")
         n = len(problems)
         click.echo(f"{n} problem{'s' if n != 1 else ''} in {len(list(store.session_entries()))} session(s)", err=True)
     sys.exit(1 if problems else 0)
@@ -325,6 +345,8 @@ def latest(agent: str, sender: str, root: str | None) -> None:
         click.echo("no session", err=True)
         sys.exit(1)
     click.echo(visible(slug, multiline=False))
+    if not (store.sessions_dir / slug / "meta").is_file():
+        click.echo(f"note: {visible(slug, multiline=False)} has no meta: the daemon picks it, but its load returns nothing", err=True)
 
 
 @main.command()
@@ -344,7 +366,7 @@ def archives(root: str | None, as_json: bool) -> None:
         sys.exit(0 if mem.status == "missing" else 1)
     for e in mem.entries:
         aliases = f" (aliases: {', '.join(one_line(a, 40) for a in e.aliases)})" if e.aliases else ""
-        click.echo(f"{e.id:>5} {e.kind:<8} {one_line(e.name, 40):<40} {len(e.content):>7} chars{aliases}")
+        click.echo(f"{e.id:>5} {e.kind:<8} {one_line(e.name, _width(40)):<40} {len(e.content):>7} chars{aliases}")
 
 
 @main.command()
@@ -399,15 +421,24 @@ def demo(path: str | None, live: bool, no_ui: bool) -> None:
 
 @main.command()
 @click.argument("target", required=False)
-@click.option("-n", "lines", default=10, show_default=True, help="How many steps to print first.")
+@click.option("--root", help="Store root when TARGET is a session slug.")
+@click.option("-n", "lines", default=10, show_default=True, type=click.IntRange(min=0), help="How many steps to print first.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new steps as they land.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per step (show --json fields + slug).")
 @click.option("--poll", is_flag=True, help="Poll instead of inotify (network filesystems).")
-def tail(target: str | None, lines: int, follow: bool, as_json: bool, poll: bool) -> None:
-    """Print the last steps of a session (or of every session under a root); -f follows."""
+def tail(target: str | None, root: str | None, lines: int, follow: bool, as_json: bool, poll: bool) -> None:
+    """Print the last steps of a session (or of every session under a root); -f follows.
+
+    TARGET is a root, a session directory, or a session slug under --root
+    (default $CRABTALK_HOME, then ~/.crabtalk).
+    """
     from .tail import run_tail
 
-    store = _open_store(target)
+    if target is not None and os.sep not in target and (root is not None or not os.path.exists(target)):
+        store, slug = _session_target(target, root)
+        store = _one_session_store(store, slug)
+    else:
+        store = _open_store(target if target is not None else root)
     sys.exit(run_tail(store, lines, follow, as_json, poll=poll))
 
 

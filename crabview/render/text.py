@@ -8,6 +8,7 @@ functions, so a step reads the same everywhere. All text is passed through
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any, Iterable
 
 import msgspec
@@ -282,26 +283,52 @@ def session_json(s: "Session") -> dict[str, Any]:
 # --- Markdown (transcript.md and export) --------------------------------------------
 
 
-def _md_escape_fence(text: str) -> str:
-    return text.replace("```", "`\u200b``")
+_BACKTICKS = re.compile(r"`+")
+
+
+def _md(text: str, line: bool = False) -> str:
+    """Untrusted text as Markdown that shows exactly what it says: control
+    characters visible, and no raw HTML (``<script>``, ``</details>``,
+    comments) for a Markdown viewer to run, hide or close a block with."""
+    t = one_line(text, 10**6) if line else visible(text)
+    return t.replace("&", "&amp;").replace("<", "&lt;")
+
+
+def _longest_tick_run(text: str) -> int:
+    return max((len(x) for x in _BACKTICKS.findall(text)), default=0)
+
+
+def _code(text: str) -> str:
+    """An inline code span that no backtick in ``text`` can close early."""
+    t = one_line(text, 300)
+    fence = "`" * (_longest_tick_run(t) + 1)
+    pad = " " if t.startswith("`") or t.endswith("`") else ""
+    return f"{fence}{pad}{t}{pad}{fence}"
+
+
+def _fenced(text: str, lang: str = "") -> str:
+    """A fenced block longer than any backtick run inside, so content is never altered."""
+    t = visible(text)
+    fence = "`" * max(3, _longest_tick_run(t) + 1)
+    return f"{fence}{lang}\n{t}\n{fence}"
 
 
 def _md_block(b: Any, tools: ToolIndex) -> str:
     t = type(b)
     if t is m.TextBlock:
-        return visible(b.text)
+        return _md(b.text)
     if t is m.ThinkingBlock:
-        return "<details><summary>thinking</summary>\n\n" + _quote(visible(b.thinking)) + "\n\n</details>"
+        return "<details><summary>thinking</summary>\n\n" + _quote(_md(b.thinking)) + "\n\n</details>"
     if t is m.ToolUseBlock:
-        return f"**tool call** `{one_line(b.name)}` (`{one_line(b.id)}`)\n\n```json\n{_md_escape_fence(visible(_json(b.input, 2)))}\n```"
+        return f"**tool call** {_code(b.name)} ({_code(b.id)})\n\n{_fenced(_json(b.input, 2), 'json')}"
     if t is m.ToolResultBlock:
         name = tools.name_of(b.tool_use_id)
-        label = f" of `{one_line(name)}`" if name else ""
+        label = f" of {_code(name)}" if name else ""
         err = " **(error)**" if b.is_error else ""
-        return f"**tool result**{label} (`{one_line(b.tool_use_id)}`){err}\n\n```\n{_md_escape_fence(visible(_content_str(b.content)))}\n```"
+        return f"**tool result**{label} ({_code(b.tool_use_id)}){err}\n\n{_fenced(_content_str(b.content))}"
     if t is m.ImageBlock:
         return "*[image]*"
-    return visible(repr(b))
+    return _md(repr(b))
 
 
 def _quote(text: str) -> str:
@@ -311,32 +338,32 @@ def _quote(text: str) -> str:
 def step_markdown(step: "StepFile", tools: ToolIndex, archive_text: str | None = None) -> str:
     v = step.value
     t = type(v)
-    name = step.name
+    name = _code(step.name)
     if step.kind == m.KIND_UNPARSABLE:
         at = f" at byte {step.offset}" if step.offset is not None else ""
-        return f"> **✗ {name}: unparsable, the daemon skips it**{at}\n> {one_line(step.error or '', 400)}"
+        return f"> **✗ {name}: unparsable, the daemon skips it**{at}\n> {_md(one_line(step.error or '', 400), line=True)}"
     if step.kind == m.KIND_UNREADABLE:
-        return f"> **⊘ {name}: unreadable, the daemon cannot load this session**\n> {one_line(step.error or '', 400)}"
+        return f"> **⊘ {name}: unreadable, the daemon cannot load this session**\n> {_md(one_line(step.error or '', 400), line=True)}"
     if t is m.HistoryEntry:
-        who = role_of(step)
+        who = _md(role_of(step), line=True)
         body = "\n\n".join(_md_block(b, tools) for b in v.message.content)
         tmp = "\n\n*a whole leftover tmp file: the daemon loads it like any step*" if step.is_tmp else ""
-        return f"### {who} · `{name}`{tmp}\n\n{body}"
+        return f"### {who} · {name}{tmp}\n\n{body}"
     if t is m.Compact:
         text = (
-            f"---\n\n## ═ compact boundary · `{name}` · archive `{one_line(v.archive_name)}` · {one_line(v.archived_at)}\n\n"
+            f"---\n\n## ═ compact boundary · {name} · archive {_code(v.archive_name)} · {_md(v.archived_at, line=True)}\n\n"
             "*Nothing above this line is replayed; a resume from here prepends this archive:*"
         )
         if archive_text is not None:
-            text += "\n\n" + _quote(visible(archive_text))
+            text += "\n\n" + _quote(_md(archive_text))
         return text + "\n\n---"
     if t is m.LegacyCompact:
-        title = f" “{one_line(v.title)}”" if v.title else ""
+        title = f" “{_md(v.title, line=True)}”" if v.title else ""
         return (
-            f"---\n\n## ≡ legacy compact{title} · `{name}` (inline summary, no archive)\n\n"
-            f"*Nothing above this line is replayed; a resume from here prepends nothing.*\n\n{_quote(visible(v.compact))}\n\n---"
+            f"---\n\n## ≡ legacy compact{title} · {name} (inline summary, no archive)\n\n"
+            f"*Nothing above this line is replayed; a resume from here prepends nothing.*\n\n{_quote(_md(v.compact))}\n\n---"
         )
-    return f"*◆ `{name}` {summary(step, tools)}*"
+    return f"*◆ {name} {_md(summary(step, tools), line=True)}*"
 
 
 def session_markdown(s: "Session", replay_only: bool = False) -> str:
@@ -349,18 +376,18 @@ def session_markdown(s: "Session", replay_only: bool = False) -> str:
     above is replayed"), which stays true when later boundaries arrive.
     """
     meta = s.meta
-    out = [f"# `{one_line(s.slug)}`", ""]
+    out = [f"# {_code(s.slug)}", ""]
     if meta is not None:
-        out.append(f"agent {one_line(meta.agent)} · created by {one_line(meta.created_by)} · {one_line(meta.created_at)}")
+        out.append(f"agent {_md(meta.agent, line=True)} · created by {_md(meta.created_by, line=True)} · {_md(meta.created_at, line=True)}")
     else:
-        out.append(f"meta {s.meta_status}: {one_line(s.meta_error or '', 300)} — the daemon cannot load this session")
+        out.append(f"meta {s.meta_status}: {_md(one_line(s.meta_error or '', 300), line=True)} — the daemon cannot load this session")
     out.append("")
     tools = ToolIndex(s.steps)
     if replay_only:
         out.append("What the daemon would replay on resume, in order.\n")
         if s.archive is not None:
             found = "" if s.archive_found else " (missing from memory.db: the daemon injects this placeholder)"
-            out.append(f"## archive `{one_line(s.archive)}`{found}\n\n{_quote(visible(s.archive_text or ''))}\n")
+            out.append(f"## archive {_code(s.archive)}{found}\n\n{_quote(_md(s.archive_text or ''))}\n")
         for i in s.replay_indices:
             out.append(step_markdown(s.steps[i], tools))
             out.append("")

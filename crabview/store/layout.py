@@ -155,8 +155,30 @@ def resolve(path: str | os.PathLike[str] | None) -> StoreLayout:
         parent = p.parent
         root = parent.parent if parent.name == "sessions" else None
         return StoreLayout(root=root, sessions_dir=parent, session=p.name)
+    if p.name != "sessions" and not _holds_sessions(p):
+        # A mistyped root must not pass `crabview check` as "0 problems".
+        raise StoreError(
+            f"{p}: not a crabtalk store (no sessions/ directory, and no session directories holding meta or step- files)"
+        )
     root = p.parent if p.name == "sessions" else None
     return StoreLayout(root=root, sessions_dir=p)
+
+
+def _holds_sessions(p: Path, probe: int = 200) -> bool:
+    """Whether some directory below ``p`` looks like a session (a bounded look)."""
+    try:
+        with os.scandir(p) as it:
+            for i, e in enumerate(it):
+                if i >= probe:
+                    return True  # a big directory of directories: trust the user
+                try:
+                    if e.is_dir() and _looks_like_session(Path(e.path)):
+                        return True
+                except OSError:
+                    continue
+    except OSError:
+        return False
+    return False
 
 
 def find_latest_session(sessions_dir: Path, agent: str, sender: str) -> str | None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from . import models as m
-from .layout import TMP_MARK, step_number
+from .layout import TMP_MARK, is_utf8_name, step_number
 
 if TYPE_CHECKING:  # pragma: no cover
     from .memory import Memory
@@ -29,6 +29,7 @@ CODES: dict[str, tuple[str, str]] = {
     "archive_missing": ("error", "a compact names an archive memory.db does not have"),
     "memory_unreadable": ("error", "memory.db cannot be read"),
     "lenient_decode": ("info", "the daemon accepts this step only through a serde leniency"),
+    "skipped_name": ("warning", "a step- name the daemon never reads (not valid UTF-8)"),
 }
 
 
@@ -74,9 +75,13 @@ def session_problems(s: "Session") -> list[Problem]:
     for name in sorted(s.other_names):
         if name.startswith("meta") and TMP_MARK in name:
             out.append(problem("leftover_tmp", slug, name, "leftover tmp of meta (not loaded by the daemon)"))
+        elif name.startswith("step-") and not is_utf8_name(name):
+            shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            out.append(problem("skipped_name", slug, shown, "a step- name that is not valid UTF-8: the daemon passes over it without a word"))
     numbers: dict[int, str] = {}
     prev_num: int | None = None
     order_broken: str | None = None
+    prev_name = ""
     boundary = s.boundary
     for i, st in enumerate(s.steps):
         name = st.name
@@ -102,19 +107,27 @@ def session_problems(s: "Session") -> list[Problem]:
         else:
             numbers[n] = name
         if prev_num is not None and n < prev_num and order_broken is None:
-            order_broken = name
-        prev_num = n
+            # the first name that loads after a larger number: e.g. step-999999
+            # after step-1000000 (byte order compares "1" < "9")
+            order_broken = f"{prev_name} (step {prev_num}) loads before {name} (step {n})"
+        if prev_num is None or n > prev_num:
+            prev_num, prev_name = n, name
         if st.kind == m.KIND_COMPACT:
             v = st.value
             if s.memory is None or s.memory.resolve(v.archive_name) is None:
                 is_boundary = boundary is not None and boundary.index == i
-                why = "memory.db is unreadable" if (s.memory is not None and s.memory.status == "unreadable") else "not in memory.db"
-                tail = (
-                    f"; on resume the daemon injects “[archived context unavailable: {v.archive_name}]”"
-                    if is_boundary
-                    else " (not the replay boundary)"
-                )
-                out.append(problem("archive_missing", slug, name, f"archive {v.archive_name!r} {why}{tail}"))
+                if s.memory is not None and s.memory.status == "unreadable":
+                    what = f"archive {v.archive_name!r} cannot be found: memory.db is unreadable"
+                else:
+                    what = f"archive {v.archive_name!r} is not in memory.db"
+                if is_boundary:
+                    what += f"; on resume the daemon injects “[archived context unavailable: {v.archive_name}]”"
+                    out.append(problem("archive_missing", slug, name, what))
+                else:
+                    # an earlier boundary: resume does not read it, so less urgent
+                    p = problem("archive_missing", slug, name, what + " (an earlier boundary: resume does not use it)")
+                    p.severity = "warning"
+                    out.append(p)
     if numbers:
         top = max(numbers)
         if top > 999999:
@@ -125,7 +138,7 @@ def session_problems(s: "Session") -> list[Problem]:
                     slug,
                     numbers[first_wide],
                     f"step numbers past 999999 ({len([k for k in numbers if k > 999999])} files): "
-                    + (f"{order_broken} loads out of numeric order" if order_broken else "names widen past 6 digits"),
+                    + (f"{order_broken}, in the daemon's byte order" if order_broken else "names widen past 6 digits"),
                 )
             )
         if top - len(numbers) > 0 and top < 10_000_000:
