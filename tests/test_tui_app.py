@@ -347,3 +347,57 @@ async def test_search_across_sessions_counts_past_the_listed_500(tmp_path: Path)
         await pilot.pause(0.3)
         assert "searching every session" not in screen_text(app)  # the notice went with the results
         assert len(app.screen.hits) == 500 and app.screen.total == 520
+
+
+async def test_80x24_timeline_keeps_a_useful_summary(demo_root: Path) -> None:
+    app = fixed_app(demo_root, select="crab_user_2")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, "crab_user_2")
+        pane = app.query_one(SessionsPane)
+        assert pane.display and pane.size.width <= 26  # shrinks, still there
+        tl = app.timeline
+        assert tl.size.width >= 50
+        # a step row's summary gets at least 25 columns (9 number + 2 mark + 14 role before it)
+        assert tl.scrollable_content_region.width - 9 - 2 - 14 >= 25
+        text = region_text(app, tl)
+        assert any(len(line.rstrip()) > 50 for line in text.splitlines())
+        status = region_text(app, app.query_one("#status"))
+        assert "session" in status  # the short, important parts come first
+
+
+async def test_40x12_shows_a_step_row(demo_root: Path) -> None:
+    app = fixed_app(demo_root, select="crab_user_2")
+    async with app.run_test(size=(40, 12)) as pilot:
+        await loaded(pilot, "crab_user_2")
+        assert not app.query_one(SessionsPane).display  # hidden when narrow
+        tl = app.timeline
+        assert tl.size.width >= 35 and tl.size.height >= 2
+        r = tl.cursor
+        num = tl.row_text(r).split()[0]
+        await wait_for(pilot, lambda: num in region_text(app, tl))
+        # widening brings the sessions pane back
+        await pilot.resize_terminal(100, 30)
+        await wait_for(pilot, lambda: app.query_one(SessionsPane).display)
+
+
+async def test_event_name_once_and_singular_counts(demo_root: Path, tmp_path: Path) -> None:
+    app = fixed_app(demo_root, select="crab_user_1")
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, "crab_user_1")
+        ev = [t for t in rows(app) if "◆" in t]
+        assert ev
+        for t in ev:
+            name = t.split("◆", 1)[1].split()[0]
+            assert t.count(name) == 1, t
+    from crabview.demo import DaemonWriter
+    from crabview.store import models as m
+
+    w = DaemonWriter(tmp_path / "root")
+    slug = w.create_session("Crab", "user", "one")
+    w.append(slug, m.HistoryEntry(message=m.Message("user", [m.TextBlock("only")])))
+    app = fixed_app(w.root)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, slug)
+        await pilot.press("slash", *"only", "enter")
+        text = await see(pilot, "1 step ", ": 1 match ", "1 session ")
+        assert "1 steps" not in text and "1 matches" not in text and "1 sessions" not in text

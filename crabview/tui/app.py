@@ -53,7 +53,7 @@ from .messages import (
     WatcherStatus,
 )
 from .model import SessionStats, TimelineModel, group_key, stats_of
-from .screens import HelpScreen, SearchResults
+from .screens import NARROW, HelpScreen, SearchResults
 from .widgets.detail import DetailPane
 from .widgets.sessions import SessionsPane
 from .widgets.timeline import Timeline, TimelineHeader
@@ -139,6 +139,7 @@ class CrabviewApp(App[None]):
             self.live_writer.start()
         self.set_interval(15, self._tick)
         self.set_interval(1.0, self._check_store)
+        self._fit_width(self.size.width)
         self.update_status()
 
     def on_unmount(self) -> None:
@@ -208,33 +209,54 @@ class CrabviewApp(App[None]):
         self.update_status()
 
     def update_status(self) -> None:
+        # the important, short parts first: a narrow terminal cuts the end
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(" ")
         if self.store_gone:
             t.append(" STORE GONE: sessions/ was deleted ", style="bold white on red")
             t.append(" ")
-        t.append(one_line(self.root_label, 50), style="bold")
+        probs = sum(s.problems for s in self.stats.values())
+        if probs:
+            t.append(f"⚠ {probs} problem{'' if probs == 1 else 's'}  ", style="bold red")
+        if self.session is not None and self.session.load_status != "ok":
+            t.append(f"daemon load: {one_line(self.session.load_status, 30)}  ", style="bold red")
+        hidden = sum(1 for s in self.summaries.values() if not s.listed)
+        n = len(self.summaries)
+        t.append(f"{n} session{'' if n == 1 else 's'}")
+        if hidden:
+            t.append(f" ({hidden} hidden from the daemon)", style="red")
+        if self.search_query:
+            k = len(self.search_rows)
+            t.append(f"  /{one_line(self.search_query, 20)}: {k} match{'' if k == 1 else 'es'}", style="yellow")
+        if self.model is not None:
+            t.append(f"  follow: {'on' if self.timeline.follow else 'off'}", style="cyan")
         mode = self.watcher_mode
         t.append(f"  watch: {mode}", style="green" if mode == "inotify" else "yellow")
         if self.watcher_reason:
             t.append(f" ({one_line(self.watcher_reason, 40)})", style="yellow")
-        if self.model is not None:
-            t.append(f"  follow: {'on' if self.timeline.follow else 'off'}", style="cyan")
-        if self.search_query:
-            t.append(f"  /{one_line(self.search_query, 20)}: {len(self.search_rows)} matches", style="yellow")
-        hidden = sum(1 for s in self.summaries.values() if not s.listed)
-        t.append(f"  {len(self.summaries)} sessions")
-        if hidden:
-            t.append(f" ({hidden} hidden from the daemon)", style="red")
-        probs = sum(s.problems for s in self.stats.values())
-        if probs:
-            t.append(f"  ⚠ {probs} problems", style="bold red")
+        t.append("  ")
+        t.append(one_line(self.root_label, 50), style="bold")
         mem = self.store.memory
         if mem.status == "ok":
             t.append(f"  memory.db: {len(mem.archives)} archives", style="bright_black")
         else:
             t.append(f"  memory.db {mem.status}", style="red")
         self._main("#status", Static).update(t)
+
+    def on_resize(self, event: Any) -> None:
+        self._fit_width(event.size.width)
+
+    def _fit_width(self, width: int) -> None:
+        """Below NARROW columns the sessions pane goes (ctrl+p still opens any session)."""
+        try:
+            pane = self._main(SessionsPane)
+        except Exception:  # not composed yet
+            return
+        show = width >= NARROW
+        if pane.display != show:
+            if not show and pane.has_focus_within:
+                self.timeline.focus()
+            pane.display = show
 
     # -- loading ---------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ from ..render.safe import one_line
 from ..render.text import KIND_GLYPH
 from .actions import ACTIONS, key_label
 
+NARROW = 70  # below this many columns the sessions pane is hidden
+
 
 def help_renderable() -> Table:
     t = Table(title="crabview keys", show_header=False, box=None, padding=(0, 2))
@@ -34,7 +36,8 @@ def help_renderable() -> Table:
     t.add_row("dim", "before the replay start: the daemon does not replay it")
     t.add_row("┆ … n missing …", "a gap in step numbering")
     t.add_row("tmp", "a leftover tmp file (the daemon loads it if it decodes)")
-    t.add_row("● ★", "sessions pane: written in the last seconds · latest session of its pair")
+    t.add_row("◉ ★", "sessions pane: written in the last seconds · latest session of its pair")
+    t.add_row("", f"the sessions pane hides when the terminal is under {NARROW} columns (ctrl+p opens any session)")
     t.add_row("hidden", "the daemon's session listing does not show it (meta missing or corrupt)")
     return t
 

@@ -132,7 +132,7 @@ class SessionsPane(Vertical):
     def _prompt(self, slug: str, summ: Any, st: SessionStats | None, latest: bool, live: bool, now: float) -> Text:
         meta = summ.meta
         t = Text(no_wrap=True, overflow="ellipsis")
-        t.append("● " if live else "  ", style="bold green")
+        t.append("◉ " if live else "  ", style="bold green")
         title = meta.title if meta is not None and meta.title else "(untitled)"
         t.append(one_line(title, 28), style="bold" if summ.listed else "strike")
         if latest:
@@ -141,7 +141,7 @@ class SessionsPane(Vertical):
         t.append(one_line(slug, 24), style="bright_black")
         line2 = Text("\n    ")
         n = st.steps if st is not None else summ.step_names
-        line2.append(f"{fmt_int(n)} steps", style="")
+        line2.append(f"{fmt_int(n)} step{'' if n == 1 else 's'}", style="")
         if st is not None and st.compacts:
             line2.append(f" ═{st.compacts}", style="yellow")
         if st is not None and st.problems:

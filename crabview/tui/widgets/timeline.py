@@ -297,6 +297,8 @@ class Timeline(ScrollView, can_focus=True):
             label, lstyle = "not replayed (load fails)", S_BAD
         room = width - 9 - 2 - 14 - (len(label) + 2 if label else 0)
         text = model.summary_of(i)
+        if st.kind == m.KIND_EVENT and text.startswith(role):  # the event name is already in the role column
+            text = text[len(role) :].lstrip()
         if len(text) > room:
             text = text[: max(0, room - 1)] + "…" if room > 1 else ""
         sstyle = None
@@ -353,7 +355,8 @@ class TimelineHeader(Vertical):
         t.append(f"  {one_line(s.slug, 40)}", style="bright_black")
         facts = model.facts or model.compute_facts()
         c, u = facts.counts, facts.usage
-        t.append(f"  {fmt_int(len(model.steps))} steps", style="")
+        n = len(model.steps)
+        t.append(f"  {fmt_int(n)} step{'' if n == 1 else 's'}", style="")
         if c[m.KIND_COMPACT] + c[m.KIND_LEGACY]:
             t.append(f" · {c[m.KIND_COMPACT] + c[m.KIND_LEGACY]} compacts", style="yellow")
         bad = c[m.KIND_UNPARSABLE] + c[m.KIND_UNREADABLE]
