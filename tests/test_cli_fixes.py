@@ -117,3 +117,13 @@ def test_missing_archive_wording_and_severity(writer: DaemonWriter) -> None:
     assert p["step-000001"].severity == "warning" and "earlier boundary" in p["step-000001"].reason
     assert p["step-000003"].severity == "error" and "memory.db is unreadable" in p["step-000003"].reason
     assert "cannot be found" in p["step-000003"].reason
+
+
+def test_salvage_keeps_the_text_a_torn_write_cut_off() -> None:
+    from crabview.store.decode import salvage
+
+    torn = b'{"message":{"role":"assistant","content":[{"type":"text","text":"Let me pull the per-mo'
+    sv = salvage(torn)
+    assert not sv.json_complete
+    assert sv.json == {"message": {"role": "assistant", "content": [{"type": "text", "text": "Let me pull the per-mo"}]}}
+    assert salvage(b'["a", "bc').json == ["a", "bc"]

@@ -190,7 +190,7 @@ def _unescape(raw: bytes, base: int) -> tuple[str | None, str | None, int]:
 
 
 class _Parser:
-    __slots__ = ("data", "n", "strict", "stack", "pending", "root")
+    __slots__ = ("data", "n", "strict", "stack", "pending", "root", "torn")
 
     def __init__(self, data: bytes, strict: bool):
         self.data = data
@@ -199,11 +199,21 @@ class _Parser:
         self.stack: list[Any] = []  # open containers, outermost first
         self.pending: list[tuple[Any, int]] = []  # per open container: key its next value goes under
         self.root: Any = None
+        self.torn: tuple[str, int] | None = None  # a string value cut off by the end of the file
 
     def fail(self, message: str, offset: int) -> JsonError:
         # Hang every still-open container under its parent so the salvage
         # view can show everything that parsed before the error.
         stack = self.stack
+        if self.torn is not None and stack:
+            text, off = self.torn
+            top = stack[-1]
+            if isinstance(top, JArr):
+                top.items.append(text)
+                top.offs.append(off)
+            else:
+                k, koff = self.pending[-1]
+                top.pairs.append((k, koff, text, off))
         for i in range(len(stack) - 1, 0, -1):
             child, parent = stack[i], stack[i - 1]
             if isinstance(parent, JArr):
@@ -218,12 +228,16 @@ class _Parser:
     def ws(self, pos: int) -> int:
         return _WS.match(self.data, pos).end()  # type: ignore[union-attr]
 
-    def string(self, pos: int) -> tuple[Any, int]:
+    def string(self, pos: int, is_value: bool = False) -> tuple[Any, int]:
         data = self.data
         m = _STR_SIMPLE.match(data, pos) or _STR_FULL.match(data, pos)
         if m is None:
             e = _STR_BODY.match(data, pos + 1).end()  # type: ignore[union-attr]
             if e >= self.n:
+                if is_value:
+                    # a torn write usually ends inside a string: keep what it says
+                    text, _err, _off = _unescape(data[pos + 1 : e], pos + 1)
+                    self.torn = (text or "", pos)
                 raise self.fail("EOF while parsing a string", self.n)
             if data[e] < 0x20:
                 raise self.fail("control character (\\u0000-\\u001F) found while parsing a string", e)
@@ -323,7 +337,7 @@ class _Parser:
                         pos = p
                     continue
             elif c == 0x22:
-                value, pos = self.string(pos)
+                value, pos = self.string(pos, is_value=True)
             elif c == 0x2D or 0x30 <= c <= 0x39:
                 value, pos = self.number(pos)
             elif c == 0x74:
