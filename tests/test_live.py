@@ -305,3 +305,22 @@ def test_tail_without_follow_prints_last_n(demo_store: Path) -> None:
     assert len(lines) == 4
     s = load_session(demo_store / "sessions" / "crab_user_1")
     assert [ln.split()[1] for ln in lines] == [st.name for st in s.steps[-4:]]
+
+
+@pytest.mark.parametrize("poll", [pytest.param(False, id="inotify")])
+def test_session_deleted_and_recreated_with_reused_inodes_is_a_new_session(writer: DaemonWriter, poll: bool) -> None:
+    # Inode numbers freed by the deletion come straight back to the new
+    # files: a watcher that trusts inodes alone sees nothing new. (Found by
+    # tests/bench/stress.py: whole generations of steps went missing.)
+    slug = writer.create_session("Crab", "user")
+    with Collector(writer.root, poll) as c:
+        first = [writer.append(slug, entry(f"gen1 {i}")).name for i in range(5)]
+        c.wait(lambda: len(c.added(slug)) >= 5)
+        for _ in range(3):
+            shutil.rmtree(writer.sessions_dir / slug)
+            (writer.sessions_dir / slug).mkdir()
+            writer._counters.pop(slug, None)
+            again = [writer.append(slug, entry(f"again {i}")).name for i in range(5)]
+            assert again == first
+        c.wait(lambda: all(c.added(slug).count(n) >= 2 for n in first), timeout=5)
+        assert any(isinstance(e, SessionRemoved) and e.slug == slug for e in c.events)

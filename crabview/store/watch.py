@@ -355,8 +355,11 @@ class StoreWatcher:
             del self.pending_tmp[key]
         return [SessionRemoved(slug)]
 
-    def _touch(self, slug: str, names: Iterable[str]) -> list[StoreEvent]:
-        """Check touched names of one session against the disk."""
+    def _touch(self, slug: str, names: Iterable[str], deleted: set[str] | frozenset = frozenset()) -> list[StoreEvent]:
+        """Check touched names of one session against the disk.
+
+        ``deleted``: names with a "deleted" change in this batch; if such a
+        name exists now it was rewritten, whatever its inode says."""
         sdir = os.path.join(self.sessions_dir, slug)
         known = self.known.get(slug)
         if known is None:
@@ -383,7 +386,7 @@ class StoreWatcher:
                     else:
                         others.append(name)
                 continue
-            if old == ino and name != "meta":
+            if old == ino and name != "meta" and name not in deleted:
                 # Already reported (the initial scan raced the event). Step
                 # files are never deleted by the daemon, so their inodes are
                 # not reused; meta's are (every rewrite frees one), so a
@@ -413,8 +416,14 @@ class StoreWatcher:
         sd = self.sessions_dir
         touched: dict[str, set[str]] = {}
         dirs: set[str] = set()
+        # Inode numbers are reused at once: a session deleted and recreated
+        # (or a file deleted and rewritten) between two looks can come back
+        # with the same inodes. A "deleted" change in the batch is the
+        # reliable sign, so it overrides the inode comparison.
+        dir_deleted: set[str] = set()
+        deleted: dict[str, set[str]] = {}
         memory = False
-        for _change, path in changes:
+        for change, path in changes:
             if self.memory_path is not None and not path.startswith(sd + os.sep):
                 if os.path.basename(path) == "memory.db":
                     memory = True
@@ -423,10 +432,15 @@ class StoreWatcher:
             if not rest:
                 continue
             parts = rest.split(os.sep)
+            gone = int(change) == 3  # watchfiles.Change.deleted
             if len(parts) == 1:
                 dirs.add(parts[0])
+                if gone:
+                    dir_deleted.add(parts[0])
             elif len(parts) == 2:
                 touched.setdefault(parts[0], set()).add(parts[1])
+                if gone:
+                    deleted.setdefault(parts[0], set()).add(parts[1])
         if self.only is not None:
             # Watching one session dir: paths are relative to sessions_dir too.
             dirs = {d for d in dirs if d == self.only}
@@ -437,6 +451,8 @@ class StoreWatcher:
             if not exists:
                 out.extend(self._remove_session(slug))
                 continue
+            if slug in dir_deleted and slug in self.known:
+                out.extend(self._remove_session(slug))  # deleted and already recreated
             if slug not in self.known or self.dir_inode.get(slug) != _inode(os.path.join(sd, slug)):
                 # New (or deleted and recreated) directory: scan it whole,
                 # since inotify may have missed its first files.
@@ -445,7 +461,7 @@ class StoreWatcher:
             if slug in dirs and slug not in touched:
                 out.extend(self._add_session(slug))
                 continue
-            out.extend(self._touch(slug, touched.get(slug, ())))
+            out.extend(self._touch(slug, touched.get(slug, ()), deleted.get(slug, set())))
         if memory:
             sig = self._memory_sig()
             if sig != self.memory_sig:
