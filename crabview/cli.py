@@ -136,6 +136,23 @@ def _run_tui(store: Store, poll: bool = False, live_writer: Any = None) -> None:
 # --- ls --------------------------------------------------------------------------
 
 
+def _ls_row(slug: str, listed: bool, meta_status: str, meta: Any, **counts: Any) -> dict[str, Any]:
+    """One `ls` row; the quick and full listings differ only in ``counts``."""
+    ps = parse_slug(slug)
+    return {
+        "slug": slug,
+        "listed": listed,
+        "agent": ps.agent if ps else None,
+        "sender": ps.sender if ps else None,
+        "seq": ps.seq if ps else None,
+        "title": meta.title if meta else None,
+        "meta_status": meta_status,
+        **counts,
+        "updated": meta.updated_at if meta else None,
+        "message_count": meta.message_count if meta else None,
+    }
+
+
 def _rel_time(ts: str) -> str:
     return ts.replace("T", " ")[:19] if ts else "-"
 
@@ -152,47 +169,16 @@ def ls(root: str | None, as_json: bool, quick: bool) -> None:
     with Progress("reading sessions") as progress:
         if quick:
             for sm in store.summaries(progress):
-                ps = parse_slug(sm.slug)
-                meta = sm.meta
                 rows.append(
-                    {
-                        "slug": sm.slug,
-                        "listed": sm.listed,
-                        "agent": ps.agent if ps else None,
-                        "sender": ps.sender if ps else None,
-                        "seq": ps.seq if ps else None,
-                        "title": meta.title if meta else None,
-                        "meta_status": sm.meta_status,
-                        "steps": sm.step_names,
-                        "tmp_files": sm.tmp_names,
-                        "compacts": None,
-                        "problems": None,
-                        "updated": meta.updated_at if meta else None,
-                        "message_count": meta.message_count if meta else None,
-                    }
+                    _ls_row(sm.slug, sm.listed, sm.meta_status, sm.meta,
+                            steps=sm.step_names, tmp_files=sm.tmp_names, compacts=None, problems=None)
                 )
         else:
             for s in store.iter_sessions(progress):
-                ps = s.parsed_slug
-                meta = s.meta
                 rows.append(
-                    {
-                        "slug": s.slug,
-                        "listed": s.listed,
-                        "agent": ps.agent if ps else None,
-                        "sender": ps.sender if ps else None,
-                        "seq": ps.seq if ps else None,
-                        "title": meta.title if meta else None,
-                        "meta_status": s.meta_status,
-                        "load": s.load_status,
-                        "steps": len(s.steps),
-                        "compacts": s.compact_count,
-                        "problems": len(s.problems),
-                        "replay_entries": len(s.replay_indices),
-                        "archive": s.archive,
-                        "updated": meta.updated_at if meta else None,
-                        "message_count": meta.message_count if meta else None,
-                    }
+                    _ls_row(s.slug, s.listed, s.meta_status, s.meta, load=s.load_status, steps=len(s.steps),
+                            compacts=s.compact_count, problems=len(s.problems),
+                            replay_entries=len(s.replay_indices), archive=s.archive)
                 )
     for r in rows:
         if r["agent"] is not None:

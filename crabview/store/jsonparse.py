@@ -88,8 +88,8 @@ class JArr:
         self.end = start
 
 
-class BadStr:
-    """A string serde_json would reject if it were read (lax mode only)."""
+class _Rejected:
+    """A value serde_json would reject if a struct field read it (lax mode only)."""
 
     __slots__ = ("text", "reason", "offset")
 
@@ -99,21 +99,19 @@ class BadStr:
         self.offset = offset
 
     def __repr__(self) -> str:
-        return f"BadStr({self.text!r}: {self.reason})"
+        return f"{type(self).__name__}({self.text!r}: {self.reason})"
 
 
-class BadNum:
-    """A number serde_json would reject if it were read (lax mode only)."""
+class BadStr(_Rejected):
+    """A string: invalid UTF-8, or a lone surrogate escape."""
 
-    __slots__ = ("text", "reason", "offset")
+    __slots__ = ()
 
-    def __init__(self, text: str, reason: str, offset: int):
-        self.text = text
-        self.reason = reason
-        self.offset = offset
 
-    def __repr__(self) -> str:
-        return f"BadNum({self.text})"
+class BadNum(_Rejected):
+    """A number past f64's range."""
+
+    __slots__ = ()
 
 
 def line_col(data: bytes, offset: int) -> tuple[int, int]:
