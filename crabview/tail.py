@@ -123,10 +123,13 @@ class Tailer:
             if isinstance(e, SessionRemoved):
                 self.sessions.pop(e.slug, None)
                 self.shown.pop(e.slug, None)
-                if single is not None and e.slug == single:
-                    self.note(f"session {e.slug} was deleted")
-                    return False
+                back = any(isinstance(x, SessionAdded) and x.slug == e.slug for x in events)
+                if back:
+                    self.note(f"session {e.slug} was deleted and created again")
+                    continue
                 self.note(f"session {e.slug} was deleted")
+                if single is not None and e.slug == single:
+                    return False
             elif isinstance(e, SessionAdded):
                 if single is None:
                     self.note(f"new session {e.slug}")

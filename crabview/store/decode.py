@@ -61,7 +61,11 @@ KIND_BY_TYPE: dict[type, str] = {
     m.LegacyCompact: m.KIND_LEGACY,
     **{t: m.KIND_EVENT for t in m.EVENT_TYPES},
 }
-_F64_INT_LIMIT = 10**308  # past this an integer literal overflows serde_json's f64
+# serde_json reads an integer past u64/i64 as an f64 (changing its value,
+# or failing past f64's range); msgspec keeps it exact. Such payloads go to
+# the exact path, which does what serde_json does.
+_INT_MAX = (1 << 64) - 1
+_INT_MIN = -(1 << 63)
 
 
 # Nesting above a free-form payload: entry {, message {, content [, block {.
@@ -84,7 +88,7 @@ def _payload_ok(v: Any) -> bool:
                 return _payload_walk(v)
         return True
     if t is int:
-        return -_F64_INT_LIMIT < v < _F64_INT_LIMIT
+        return _INT_MIN <= v <= _INT_MAX
     if t is list:
         return _payload_walk(v)
     return True
@@ -97,7 +101,7 @@ def _payload_walk(v: Any) -> bool:
         x, depth = pop()
         t = type(x)
         if t is int:
-            if x >= _F64_INT_LIMIT or x <= -_F64_INT_LIMIT:
+            if x > _INT_MAX or x < _INT_MIN:
                 return False
         elif t is dict or t is list:
             depth += 1

@@ -276,11 +276,14 @@ class _Parser:
                 raise self.fail("invalid number", bad)
         text = m.group(0)
         if m.group(1) is None and m.group(2) is None:
-            v = int(text)
             if text == b"-0":
                 return -0.0, end
-            if (v >= 0 and v <= U64_MAX) or (v < 0 and v >= I64_MIN):
-                return v, end
+            # Past 20 digits it cannot fit u64/i64; and int() refuses over
+            # 4300 digits (CPython's limit), which serde_json simply reads.
+            if len(text) <= 21:
+                v = int(text)
+                if (v >= 0 and v <= U64_MAX) or (v < 0 and v >= I64_MIN):
+                    return v, end
             f = float(text)  # serde_json falls back to f64 past u64/i64
         else:
             f = float(text)
@@ -426,30 +429,26 @@ def parse(data: bytes, strict: bool = True) -> Any:
 
 
 def to_python(node: Any) -> Any:
-    """The plain value a node stands for (objects: last duplicate wins)."""
-    if isinstance(node, JObj):
-        return {k if isinstance(k, str) else getattr(k, "text", str(k)): to_python(v) for k, _, v, _ in node.pairs}
-    if isinstance(node, JArr):
-        return [to_python(v) for v in node.items]
-    if isinstance(node, (BadStr, BadNum)):
-        return node.text
-    return node
+    """The plain value a node stands for (objects: last duplicate wins).
 
-
-def max_depth_exceeded(data: bytes) -> int | None:
-    """Offset of the first bracket nested deeper than serde allows, or None.
-
-    Cheap: only walks the bytes when there are enough brackets to matter.
+    Iterative: salvage runs it on lax parses of any depth.
     """
-    if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
-        return None
-    depth = 0
-    for m in re.finditer(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', data, re.S):
-        tok = m.group(0)
-        if tok in (b"[", b"{"):
-            depth += 1
-            if depth > MAX_DEPTH:
-                return m.start()
-        elif tok in (b"]", b"}"):
-            depth -= 1
-    return None
+    if not isinstance(node, (JObj, JArr)):
+        return node.text if isinstance(node, (BadStr, BadNum)) else node
+    root: Any = {} if isinstance(node, JObj) else []
+    stack: list[tuple[Any, Any]] = [(node, root)]
+    while stack:
+        src, dst = stack.pop()
+        is_obj = isinstance(src, JObj)
+        entries = ((k if isinstance(k, str) else getattr(k, "text", str(k)), v) for k, _, v, _ in src.pairs) if is_obj else ((None, v) for v in src.items)
+        for key, v in entries:
+            if isinstance(v, (JObj, JArr)):
+                out: Any = {} if isinstance(v, JObj) else []
+                stack.append((v, out))
+            else:
+                out = v.text if isinstance(v, (BadStr, BadNum)) else v
+            if is_obj:
+                dst[key] = out  # a later duplicate overwrites, as serde_json::Value does
+            else:
+                dst.append(out)
+    return root

@@ -92,6 +92,24 @@ def session_problems(s: "Session") -> list[Problem]:
             out.append(problem("unreadable_step", slug, name, f"{st.error}: the daemon cannot load this session at all"))
         elif st.notes:
             out.append(problem("lenient_decode", slug, name, f"decodes as {st.kind} only leniently: {'; '.join(st.notes)}"))
+        # any compact counts, whatever its file is called (a tmp leftover or
+        # step-abc can be the replay boundary too)
+        if st.kind == m.KIND_COMPACT:
+            v = st.value
+            if s.memory is None or s.memory.resolve(v.archive_name) is None:
+                is_boundary = boundary is not None and boundary.index == i
+                if s.memory is not None and s.memory.status == "unreadable":
+                    what = f"archive {v.archive_name!r} cannot be found: memory.db is unreadable"
+                else:
+                    what = f"archive {v.archive_name!r} is not in memory.db"
+                if is_boundary:
+                    what += f"; on resume the daemon injects “[archived context unavailable: {v.archive_name}]”"
+                    out.append(problem("archive_missing", slug, name, what))
+                else:
+                    # an earlier boundary: resume does not read it, so less urgent
+                    p = problem("archive_missing", slug, name, what + " (an earlier boundary: resume does not use it)")
+                    p.severity = "warning"
+                    out.append(p)
         if TMP_MARK in name:
             if st.decoded:
                 extra = " and replays it" if (st.kind == m.KIND_ENTRY and i >= s.replay_start) else ""
@@ -112,22 +130,6 @@ def session_problems(s: "Session") -> list[Problem]:
             order_broken = f"{prev_name} (step {prev_num}) loads before {name} (step {n})"
         if prev_num is None or n > prev_num:
             prev_num, prev_name = n, name
-        if st.kind == m.KIND_COMPACT:
-            v = st.value
-            if s.memory is None or s.memory.resolve(v.archive_name) is None:
-                is_boundary = boundary is not None and boundary.index == i
-                if s.memory is not None and s.memory.status == "unreadable":
-                    what = f"archive {v.archive_name!r} cannot be found: memory.db is unreadable"
-                else:
-                    what = f"archive {v.archive_name!r} is not in memory.db"
-                if is_boundary:
-                    what += f"; on resume the daemon injects “[archived context unavailable: {v.archive_name}]”"
-                    out.append(problem("archive_missing", slug, name, what))
-                else:
-                    # an earlier boundary: resume does not read it, so less urgent
-                    p = problem("archive_missing", slug, name, what + " (an earlier boundary: resume does not use it)")
-                    p.severity = "warning"
-                    out.append(p)
     if numbers:
         top = max(numbers)
         if top > 999999:
@@ -141,13 +143,13 @@ def session_problems(s: "Session") -> list[Problem]:
                     + (f"{order_broken}, in the daemon's byte order" if order_broken else "names widen past 6 digits"),
                 )
             )
-        if top - len(numbers) > 0 and top < 10_000_000:
+        present = len([k for k in numbers if k >= 1])  # step-000000 fills no gap in 1..top
+        if top - present > 0 and top < 10_000_000:
             missing = [k for k in range(1, top + 1) if k not in numbers]
             if missing:
                 out.append(problem("step_gap", slug, None, f"{len(missing)} step number(s) missing: {_ranges(missing)}"))
         elif top >= 10_000_000:
-            have = len(numbers)
-            out.append(problem("step_gap", slug, None, f"{top - have} step number(s) missing below {top}"))
+            out.append(problem("step_gap", slug, None, f"{top - present} step number(s) missing below {top}"))
     return out
 
 

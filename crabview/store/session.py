@@ -295,6 +295,10 @@ class Session:
         for name in sorted(set(names)):
             if name == "meta":
                 touched_meta = True
+                if os.path.lexists(os.path.join(str(self.path), name)):
+                    self.other_names.add(name)
+                else:
+                    self.other_names.discard(name)
                 continue
             full = os.path.join(str(self.path), name)
             exists = os.path.lexists(full)

@@ -44,6 +44,7 @@ from .layout import STEP_PREFIX, TMP_MARK, StoreLayout, is_utf8_name, load_order
 DEFAULT_STEP_MS = 4
 DEFAULT_DEBOUNCE_MS = 20
 DEFAULT_TMP_GRACE = 0.5
+MEMORY_CHECK = 1.0
 POLL_INTERVAL = 0.25
 
 
@@ -194,7 +195,7 @@ class StoreWatcher:
                     elif stop_fut in done:
                         break
                     else:
-                        item = set()  # a tmp file's grace ran out
+                        item = set()  # a tmp file's grace ran out, or time to look at memory.db
                     if isinstance(item, BaseException):
                         self._fall_back(f"inotify failed: {item}")
                         if task is not None:
@@ -224,9 +225,12 @@ class StoreWatcher:
     async def _pump_inotify(self, queue: asyncio.Queue[object]) -> None:
         from watchfiles import awatch
 
+        # Only the sessions (or the one session) are watched: the root may
+        # hold much else. memory.db is checked by stat on every batch (the
+        # daemon writes an archive before the compact step that names it, so
+        # the batch holding that step sees the new memory.db) and every
+        # MEMORY_CHECK seconds when idle.
         paths = [self.sessions_dir if self.only is None else os.path.join(self.sessions_dir, self.only)]
-        if self.memory_path is not None and self.only is None:
-            paths.append(os.path.dirname(self.memory_path))
         try:
             async for changes in awatch(
                 *paths,
@@ -243,11 +247,11 @@ class StoreWatcher:
             await queue.put(e)
 
     def _relevant(self, change: object, path: str) -> bool:
+        """Session dirs and the entries directly in them; nothing deeper."""
         sd = self.sessions_dir
         if path.startswith(sd + os.sep):
-            rest = path[len(sd) + 1 :]
-            return rest.count(os.sep) <= 1
-        return self.memory_path is not None and os.path.basename(path).startswith("memory.db") and os.path.dirname(path) == os.path.dirname(self.memory_path)
+            return path.count(os.sep, len(sd) + 1) <= 1
+        return False
 
     async def _sleep_or_stop(self, seconds: float) -> None:
         try:
@@ -273,7 +277,7 @@ class StoreWatcher:
     def _initial_scan(self) -> list[StoreEvent]:
         out: list[StoreEvent] = []
         for slug in sorted(self._session_slugs()):
-            out.extend(self._add_session(slug))
+            out.extend(self._add_session(slug, initial=True))
         self.memory_sig = self._memory_sig()
         return out
 
@@ -286,7 +290,7 @@ class StoreWatcher:
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
-    def _add_session(self, slug: str) -> list[StoreEvent]:
+    def _add_session(self, slug: str, initial: bool = False) -> list[StoreEvent]:
         path = os.path.join(self.sessions_dir, slug)
         names = _scan_names(path)
         if names is None:
@@ -316,8 +320,10 @@ class StoreWatcher:
                     known[name] = ino
                     out.append(MetaChanged(slug))
                 continue
-            if TMP_MARK in name and not fresh:
-                # Appeared in a rescan: maybe a write in flight; report it only if it stays.
+            if TMP_MARK in name and not initial:
+                # Maybe a write in flight (also in a brand-new directory):
+                # report it only if it stays. At start-up nothing is in flight
+                # as far as we can know, so it is taken as it is.
                 self.pending_tmp.setdefault((slug, name), now + self.tmp_grace)
                 continue
             known[name] = ino
@@ -422,11 +428,8 @@ class StoreWatcher:
         # reliable sign, so it overrides the inode comparison.
         dir_deleted: set[str] = set()
         deleted: dict[str, set[str]] = {}
-        memory = False
         for change, path in changes:
-            if self.memory_path is not None and not path.startswith(sd + os.sep):
-                if os.path.basename(path) == "memory.db":
-                    memory = True
+            if not path.startswith(sd + os.sep):
                 continue
             rest = path[len(sd) + 1 :]
             if not rest:
@@ -462,19 +465,24 @@ class StoreWatcher:
                 out.extend(self._add_session(slug))
                 continue
             out.extend(self._touch(slug, touched.get(slug, ()), deleted.get(slug, set())))
-        if memory:
-            sig = self._memory_sig()
-            if sig != self.memory_sig:
-                self.memory_sig = sig
-                out.append(MemoryChanged())
+        out.extend(self._check_memory())
         return out
+
+    def _check_memory(self) -> list[StoreEvent]:
+        sig = self._memory_sig()
+        if sig != self.memory_sig:
+            self.memory_sig = sig
+            return [MemoryChanged()]
+        return []
 
     # -- tmp files --------------------------------------------------------------------
 
     def _next_timeout(self) -> float | None:
+        idle = MEMORY_CHECK if self.memory_path is not None else None
         if not self.pending_tmp:
-            return None
-        return max(0.0, min(self.pending_tmp.values()) - time.monotonic()) + 0.001
+            return idle
+        due = max(0.0, min(self.pending_tmp.values()) - time.monotonic()) + 0.001
+        return due if idle is None else min(due, idle)
 
     def _expire_tmp(self) -> list[StoreEvent]:
         if not self.pending_tmp:
