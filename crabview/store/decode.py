@@ -4,9 +4,11 @@ Fast path: msgspec decodes the bytes straight into the typed model, then
 re-encodes it; if the bytes come back identical, the file is in the
 canonical form the daemon writes (compact JSON, known keys once each, in
 order, no arrays standing in for structs), and for such a file msgspec's
-verdict and serde's provably agree. Two gaps are closed by cheap checks:
-nesting depth (msgspec has no 127 limit) and integers so large serde_json
-overflows f64 reading them (msgspec keeps them as Python ints).
+verdict and serde's provably agree. Two gaps remain, both only inside
+free-form payloads (tool input, tool result content, image source), which
+are walked: nesting depth (msgspec has no 127 limit) and integers past
+u64/i64 (serde_json reads them as f64, or fails past f64's range; msgspec
+keeps them exact). Such files take the exact path.
 
 Exact path: everything else goes through ``jsonparse`` + ``serde``, which
 follow FORMAT.md 5.1 rule by rule and say why and where a file fails.
