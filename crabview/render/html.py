@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..store import models as m
 from .safe import one_line, visible
-from .text import KIND_GLYPH, ToolIndex, _content_str, role_of, summary
+from .text import KIND_GLYPH, ToolIndex, content_text, role_of, summary
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..store.session import Session, StepFile
@@ -89,7 +89,7 @@ def _block(b: Any, tools: ToolIndex) -> str:
         errlabel = " · <b>error</b>" if b.is_error else ""
         return (
             f'<details class="tool-result{err}"><summary>tool result{label} <code>{esc(one_line(b.tool_use_id, 60))}</code>'
-            f"{errlabel}</summary><pre>{esc(_content_str(b.content))}</pre></details>"
+            f"{errlabel}</summary><pre>{esc(content_text(b.content))}</pre></details>"
         )
     if t is m.ImageBlock:
         return f'<div class="text"><i>[image]</i> <code>{esc(one_line(_json(b.source), 120))}</code></div>'

@@ -98,7 +98,9 @@ def _args_short(inp: Any, width: int = 60) -> str:
     return one_line(_json(inp), width)
 
 
-def _content_str(c: Any) -> str:
+def content_text(c: Any, indent: int | None = None) -> str:
+    """A tool result's free-form content as text: text blocks as their text,
+    anything else as JSON (pretty with ``indent``)."""
     if isinstance(c, str):
         return c
     if isinstance(c, list):
@@ -107,9 +109,9 @@ def _content_str(c: Any) -> str:
             if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str):
                 out.append(b["text"])
             else:
-                out.append(_json(b))
+                out.append(_json(b, indent))
         return "\n".join(out)
-    return _json(c)
+    return _json(c, indent)
 
 
 def block_summary(b: Any, tools: ToolIndex | None = None) -> str:
@@ -124,7 +126,7 @@ def block_summary(b: Any, tools: ToolIndex | None = None) -> str:
         name = tools.name_of(b.tool_use_id) if tools else None
         err = " ERROR" if b.is_error else ""
         label = f"{one_line(name, 40)} " if name else ""
-        return f"← {label}result{err}: {one_line(_content_str(b.content), 80)}"
+        return f"← {label}result{err}: {one_line(content_text(b.content), 80)}"
     if t is m.ImageBlock:
         return "[image]"
     return one_line(repr(b), 60)
@@ -182,7 +184,7 @@ def block_text(b: Any, tools: ToolIndex | None = None) -> str:
         name = tools.name_of(b.tool_use_id) if tools else None
         label = f" of {one_line(name)}" if name else ""
         err = " ERROR" if b.is_error else ""
-        return f"[tool_result{label} id={one_line(b.tool_use_id)}{err}]\n{visible(_content_str(b.content))}"
+        return f"[tool_result{label} id={one_line(b.tool_use_id)}{err}]\n{visible(content_text(b.content))}"
     if t is m.ImageBlock:
         return f"[image] {one_line(_json(b.source), 120)}"
     return visible(repr(b))
@@ -325,7 +327,7 @@ def _md_block(b: Any, tools: ToolIndex) -> str:
         name = tools.name_of(b.tool_use_id)
         label = f" of {_code(name)}" if name else ""
         err = " **(error)**" if b.is_error else ""
-        return f"**tool result**{label} ({_code(b.tool_use_id)}){err}\n\n{_fenced(_content_str(b.content))}"
+        return f"**tool result**{label} ({_code(b.tool_use_id)}){err}\n\n{_fenced(content_text(b.content))}"
     if t is m.ImageBlock:
         return "*[image]*"
     return _md(repr(b))

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Collapsible, Markdown, Static, TabbedContent, TabPane
 
 from ...render.safe import one_line, visible
-from ...render.text import ToolIndex, fmt_int, role_of, step_text
+from ...render.text import ToolIndex, content_text, fmt_int, role_of, step_text
 from ...store import models as m
 from ...store.jsonparse import line_col
 from ..model import TimelineModel
@@ -56,20 +56,6 @@ def _json(v: Any) -> str:
         return json.dumps(v, ensure_ascii=False, indent=2)
     except (TypeError, ValueError):
         return repr(v)
-
-
-def _content_text(c: Any) -> str:
-    if isinstance(c, str):
-        return c
-    if isinstance(c, list):
-        parts = []
-        for b in c:
-            if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str):
-                parts.append(b["text"])
-            else:
-                parts.append(_json(b))
-        return "\n".join(parts)
-    return _json(c)
 
 
 def text_widget(text: str, markdown: bool) -> list[Any]:
@@ -159,7 +145,7 @@ def decoded_widgets(model: TimelineModel, i: int) -> list[Any]:
                 out.append(Static(label, classes="head"))
                 if call is not None:
                     out.append(Static(Text(f"input: {one_line(_json(call[1]), 200)}", style="bright_black"), classes="plain"))
-                out.extend(text_widget(_content_text(b.content), markdown=False))
+                out.extend(text_widget(content_text(b.content, indent=2), markdown=False))
             elif bt is m.ImageBlock:
                 out.append(Static(Text(f"[image] {one_line(_json(b.source), 200)}"), classes="plain"))
         return out
