@@ -9,6 +9,15 @@ from typing import Callable
 import pytest
 
 from crabview.demo import DaemonWriter, build_demo
+from support.capabilities import CHECKS, require
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # @pytest.mark.needs_fuse / needs_tmux: skip without the capability,
+    # fail under CI=true (tests/support/capabilities.py)
+    for marker in CHECKS:
+        if item.get_closest_marker(marker) is not None:
+            require(marker)
 
 
 @pytest.fixture

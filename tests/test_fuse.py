@@ -21,6 +21,8 @@ from typing import Iterator
 
 import pytest
 
+from support.capabilities import require_fuse
+
 from crabview.demo import DaemonWriter, build_demo
 from crabview.render import files as rf
 from crabview.store import models as m
@@ -28,13 +30,7 @@ from crabview.store.store import Store
 
 HAVE_DEV = os.path.exists("/dev/fuse")
 FUSERMOUNT = shutil.which("fusermount3")
-needs_fuse = pytest.mark.skipif(
-    not (HAVE_DEV and FUSERMOUNT),
-    reason="needs FUSE: "
-    + ", ".join(
-        x for x in ("/dev/fuse does not exist" if not HAVE_DEV else "", "fusermount3 not on PATH" if not FUSERMOUNT else "") if x
-    ),
-)
+needs_fuse = pytest.mark.needs_fuse  # skip, or fail under CI=true (conftest)
 pytestmark = pytest.mark.fuse
 
 CLI = [sys.executable, "-m", "crabview"]
@@ -114,8 +110,7 @@ def stop(proc: subprocess.Popen, mp: Path) -> None:
 
 @pytest.fixture
 def mounted(tmp_path: Path) -> Iterator[Mount]:
-    if not (HAVE_DEV and FUSERMOUNT):
-        pytest.skip("needs FUSE: /dev/fuse and fusermount3")
+    require_fuse()
     root = build_demo(tmp_path / "store")
     mp = tmp_path / "mnt"
     proc = start_foreground(root, mp)
@@ -466,8 +461,7 @@ def test_fuse_unavailable_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_bad_mountpoint(tmp_path: Path) -> None:
-    if not (HAVE_DEV and FUSERMOUNT):
-        pytest.skip("needs FUSE: /dev/fuse and fusermount3 (the device check comes first)")
+    require_fuse()  # the device check comes first
     root = build_demo(tmp_path / "store")
     p = subprocess.run([*CLI, "mount", str(root), str(tmp_path / "nope")], env=ENV, capture_output=True, text=True)
     assert p.returncode == 2 and "no such directory" in p.stderr and "Traceback" not in p.stderr

@@ -6,6 +6,7 @@ steps carry a reason and an in-file offset, replay is consistent."""
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
@@ -76,6 +77,7 @@ def test_whole_session_loads_are_consistent(tmp_path_factory, files, seed: int) 
     for k, (sample, chain, damage) in enumerate(files):
         (d / f"step-{k + 1:06d}").write_bytes(mutate(sample, chain, seed + k) if damage else sample)
     s = load_session(d)
+    shutil.rmtree(d)  # one folder per example: don't leave them all behind
     assert len(s.steps) == len(files)
     for i in s.replay_indices:
         assert s.steps[i].kind == m.KIND_ENTRY and i >= s.replay_start

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed: the real-terminal smoke test needs it")
+pytestmark = pytest.mark.needs_tmux  # skip, or fail under CI=true (conftest)
 
 
 def _capture(session: str) -> str:

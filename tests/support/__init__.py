@@ -1,0 +1,1 @@
+"""Test support: builders, mutators and capability checks (not product code)."""
