@@ -112,6 +112,7 @@ def exercise_mount(root: Path, mp: Path) -> None:
         stop(proc, mp)
 
 
+@pytest.mark.slow
 def test_tui_export_tail_leave_no_trace(tmp_path: Path) -> None:
     store = build_demo(tmp_path / "store")
     before = snapshot(store)
@@ -127,6 +128,7 @@ def test_tui_export_tail_leave_no_trace(tmp_path: Path) -> None:
     assert snapshot(store) == before
 
 
+@pytest.mark.slow
 @pytest.mark.needs_fuse
 def test_mount_leaves_no_trace(tmp_path: Path) -> None:
     # its own test, so a machine without FUSE skips (or, in CI, fails) it
@@ -140,6 +142,7 @@ def test_mount_leaves_no_trace(tmp_path: Path) -> None:
     assert snapshot(store) == before
 
 
+@pytest.mark.slow
 def test_read_only_copy_without_write_powers(tmp_path: Path) -> None:
     src = build_demo(tmp_path / "src")
     ro = tmp_path / "ro"
