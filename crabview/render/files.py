@@ -17,7 +17,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from ..store import models as m
-from ..store.decode import position, salvage
+from ..store.decode import SALVAGE_DEPTH, position, salvage
 from .jsonenc import dumps, inert_json, pretty
 from .safe import one_line, visible
 from .text import replay_jsonl, session_markdown, step_json, value_builtins
@@ -119,13 +119,28 @@ def hexdump(data: bytes, start: int = 0, end: int | None = None, mark: int | Non
     return "\n".join(out)
 
 
+SALVAGE_RENDER_CAP = 200_000  # characters of salvaged JSON shown
+
+
+def salvage_notes(sv: Any) -> list[str]:
+    """What salvage left out, said where it shows: bytes past its window,
+    nesting past its depth cap."""
+    out = []
+    if sv.more_bytes > 0:
+        out.append(f"… {sv.more_bytes:,} more bytes not salvaged (salvage reads the first {sv.examined:,} of {sv.size:,})")
+    if sv.depth_cut is not None:
+        out.append(f"… nesting deeper than {SALVAGE_DEPTH} levels from byte {sv.depth_cut:,} on is not salvaged")
+    return out
+
+
 def _salvage_lines(raw: bytes, offset: int | None) -> list[str]:
     sv = salvage(raw)
     lines = ["--- salvage: NOT what the daemon sees ---"]
+    lines.extend(salvage_notes(sv))
     if sv.json is not None:
         label = "the bytes parse as JSON" if sv.json_complete else "JSON parsed up to the error"
         lines.append(f"{label}:")
-        lines.append(json_text(sv.json))
+        lines.append(pretty(sv.json, max_chars=SALVAGE_RENDER_CAP))
     else:
         lines.append("no JSON could be salvaged")
     if sv.readable:
