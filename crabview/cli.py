@@ -66,6 +66,12 @@ def _session_target(session: str, root: str | None) -> tuple[Store, str]:
     return store, session
 
 
+def _readable_session(store: Store, slug: str) -> None:
+    """A command about one session stops, with one line and exit 2 (via
+    ``run``), when that session directory cannot be listed."""
+    os.listdir(store.session_path(slug))
+
+
 def _one_session_store(store: Store, slug: str) -> Store:
     """A Store narrowed to one session (what tail and check follow)."""
     from .store.layout import StoreLayout
@@ -124,6 +130,9 @@ def _run_tui(store: Store, poll: bool = False, live_writer: Any = None) -> None:
         _fail("the TUI needs a terminal; for scripts use `crabview ls`, `show`, `check` or `tail`")
     app = make_app(store, poll=poll, live_writer=live_writer)
     app.run()
+    sig = getattr(app, "exit_signal", None)
+    if sig:  # SIGTERM/SIGHUP: the app exited cleanly (terminal restored); say which
+        sys.exit(128 + sig)
 
 
 # --- ls --------------------------------------------------------------------------
@@ -219,6 +228,7 @@ def show(session: str, root: str | None, as_json: bool, mode: str) -> None:
     from .render.text import ToolIndex, session_json, step_text, summary
 
     store, slug = _session_target(session, root)
+    _readable_session(store, slug)
     s = store.load_session(slug)
     if as_json:
         d = session_json(s)
@@ -415,6 +425,7 @@ def tail(target: str | None, root: str | None, lines: int, follow: bool, as_json
 
     if target is not None and os.sep not in target and (root is not None or not os.path.exists(target)):
         store, slug = _session_target(target, root)
+        _readable_session(store, slug)
         store = _one_session_store(store, slug)
     else:
         store = _open_store(target if target is not None else root)
@@ -444,6 +455,7 @@ def mount(root: str, mountpoint: str, foreground: bool, debug: bool) -> None:
     except MountError as e:
         _fail(str(e), e.code)
     store = _open_store(os.path.abspath(os.path.expanduser(root)))
+    store.session_entries()  # an unreadable sessions/ fails here, with one line (run), not inside FUSE
     try:
         pid = do_mount(store, mountpoint, foreground=foreground, debug=debug)
     except MountError as e:
@@ -571,6 +583,7 @@ def export(session: str, root: str | None, fmt: str, mode: str | None, output: s
     from .render import files as rf
 
     store, slug = _session_target(session, root)
+    _readable_session(store, slug)
     if mode is None:
         mode = "replay" if fmt == "jsonl" else "all"
     dirs = _store_dirs(store, slug)

@@ -71,6 +71,10 @@ class GuardedApp:
     walks (and shows) store data and can take minutes on deep values."""
 
     worker_errors: list[str]
+    exit_signal: int | None = None
+
+    def _on_mount(self, event: Any) -> None:
+        install_signal_exit(self)
 
     def _handle_exception(self, error: Exception) -> None:  # Textual's hook
         from textual.worker import WorkerFailed
@@ -92,4 +96,29 @@ class GuardedApp:
         self.exit(message=Text(f"crabview: {msg}"), return_code=2)  # type: ignore[attr-defined]
 
 
-__all__ = ["plain", "plain_content", "notify_plain", "highlighted_hit_text", "error_line", "GuardedApp"]
+def install_signal_exit(app: Any) -> None:
+    """SIGTERM and SIGHUP end the app the normal way, so Textual restores
+    the terminal (alternate screen off, mouse tracking off, cursor shown)
+    instead of the process dying with the terminal left in app mode."""
+    import asyncio
+    import signal
+
+    if getattr(app, "is_headless", False):
+        return  # tests drive a headless app inside the test process
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+
+    def on_signal(sig: int) -> None:
+        app.exit_signal = sig
+        app.exit(return_code=128 + sig)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / platform
+            pass
+
+
+__all__ = ["install_signal_exit", "plain", "plain_content", "notify_plain", "highlighted_hit_text", "error_line", "GuardedApp"]
