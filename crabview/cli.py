@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -15,13 +16,14 @@ from typing import Any, NoReturn
 import click
 
 from .progress import Progress
+from .render import output as out
 from .render.safe import one_line, visible
 from .store.layout import StoreError, parse_slug, resolve
 from .store.store import Store
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"crabview: {visible(message, multiline=False)}", err=True)
+    out.error(message)
     sys.exit(code)
 
 
@@ -64,6 +66,12 @@ def _session_target(session: str, root: str | None) -> tuple[Store, str]:
     return store, session
 
 
+def _readable_session(store: Store, slug: str) -> None:
+    """A command about one session stops, with one line and exit 2 (via
+    ``run``), when that session directory cannot be listed."""
+    os.listdir(store.session_path(slug))
+
+
 def _one_session_store(store: Store, slug: str) -> Store:
     """A Store narrowed to one session (what tail and check follow)."""
     from .store.layout import StoreLayout
@@ -81,17 +89,8 @@ def _width(n: int) -> int:
 
 
 def _dump(obj: Any) -> None:
-    """JSON to stdout. Names that are not valid UTF-8 reach us as lone
-    surrogates; they are written as ``\\udcXX`` escapes, which keeps the
-    output valid JSON instead of crashing the encoder."""
-    text = json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
-    out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
-    data = text.encode("utf-8", "backslashreplace")
-    if out is not None:
-        out.write(data)
-        out.flush()
-    else:  # e.g. click's test runner with a text stream
-        sys.stdout.write(data.decode("utf-8"))
+    """A ``--json`` document through the one inert JSON encoder."""
+    out.json_doc(obj)
 
 
 class DefaultGroup(click.Group):
@@ -131,6 +130,9 @@ def _run_tui(store: Store, poll: bool = False, live_writer: Any = None) -> None:
         _fail("the TUI needs a terminal; for scripts use `crabview ls`, `show`, `check` or `tail`")
     app = make_app(store, poll=poll, live_writer=live_writer)
     app.run()
+    sig = getattr(app, "exit_signal", None)
+    if sig:  # SIGTERM/SIGHUP: the app exited cleanly (terminal restored); say which
+        sys.exit(128 + sig)
 
 
 # --- ls --------------------------------------------------------------------------
@@ -192,10 +194,10 @@ def ls(root: str | None, as_json: bool, quick: bool) -> None:
         _dump(rows)
         return
     if not rows:
-        click.echo(f"no sessions under {store.sessions_dir}")
+        out.line(f"no sessions under {store.sessions_dir}")
         return
     header = f"{'SESSION':<32} {'TITLE':<28} {'STEPS':>6} {'CMP':>4} {'PROB':>5}  UPDATED              FLAGS"
-    click.echo(header)
+    out.line(header)
     for r in rows:
         flags = []
         if not r["listed"]:
@@ -206,7 +208,7 @@ def ls(root: str | None, as_json: bool, quick: bool) -> None:
             flags.append("load-fails")
         cmp_ = "?" if r["compacts"] is None else str(r["compacts"])
         prob = "?" if r["problems"] is None else str(r["problems"])
-        click.echo(
+        out.line(
             f"{one_line(r['slug'], _width(32)):<32} {one_line(r['title'] or '-', _width(28)):<28} {r['steps']:>6} {cmp_:>4} {prob:>5}  "
             f"{_rel_time(one_line(r['updated'] or '', 30)):<20} {','.join(flags)}"
         )
@@ -226,6 +228,7 @@ def show(session: str, root: str | None, as_json: bool, mode: str) -> None:
     from .render.text import ToolIndex, session_json, step_text, summary
 
     store, slug = _session_target(session, root)
+    _readable_session(store, slug)
     s = store.load_session(slug)
     if as_json:
         d = session_json(s)
@@ -236,42 +239,42 @@ def show(session: str, root: str | None, as_json: bool, mode: str) -> None:
         _dump(d)
         return
     meta = s.meta
-    click.echo(f"session {visible(s.slug)}  ({visible(str(s.path))})")
+    out.line(f"session {visible(s.slug)}  ({visible(str(s.path))})")
     if meta is not None:
-        click.echo(f"  agent {one_line(meta.agent)} · created by {one_line(meta.created_by)} · {one_line(meta.created_at)} · title {one_line(meta.title) or '-'}")
-    click.echo(f"  meta: {s.meta_status}" + (f" ({one_line(s.meta_error or '')})" if s.meta_error else "") + f" · daemon load: {s.load_status}" + ("" if s.listed else " · hidden from the daemon's listing"))
+        out.line(f"  agent {one_line(meta.agent)} · created by {one_line(meta.created_by)} · {one_line(meta.created_at)} · title {one_line(meta.title) or '-'}")
+    out.line(f"  meta: {s.meta_status}" + (f" ({one_line(s.meta_error or '')})" if s.meta_error else "") + f" · daemon load: {s.load_status}" + ("" if s.listed else " · hidden from the daemon's listing"))
     if s.load_error:
-        click.echo(f"  load: {one_line(s.load_error, 300)}")
+        out.line(f"  load: {one_line(s.load_error, 300)}")
     if s.boundary is not None:
         found = {True: "in memory.db", False: "MISSING from memory.db", None: "legacy, no archive"}[s.archive_found]
-        click.echo(f"  replay starts at {s.boundary.name}; archive {s.archive or '-'} ({found})")
-    click.echo(f"  next step number: {s.next_step} · replayed entries: {len(s.replay_indices)} of {len(s.steps)} files")
+        out.line(f"  replay starts at {s.boundary.name}; archive {one_line(s.archive or '-')} ({found})")
+    out.line(f"  next step number: {s.next_step} · replayed entries: {len(s.replay_indices)} of {len(s.steps)} files")
     tools = ToolIndex(s.steps)
-    click.echo("")
+    out.line("")
     if mode == "replay":
         if s.archive is not None:
-            click.echo(f"[archive {visible(s.archive)}]\n{visible(s.archive_text or '')}\n")
+            out.line(f"[archive {visible(s.archive)}]\n{visible(s.archive_text or '')}\n")
         for i in s.replay_indices:
             st = s.steps[i]
-            click.echo(f"── {st.name}")
-            click.echo(step_text(st, tools))
-            click.echo("")
+            out.line(f"── {one_line(st.name, 200)}")
+            out.line(step_text(st, tools))
+            out.line("")
         return
     from .render.text import KIND_GLYPH
 
     start = s.replay_start
     for i, st in enumerate(s.steps):
         if i == start and start > 0:
-            click.echo("──────── replay starts here ────────")
+            out.line("──────── replay starts here ────────")
         mark = " " if s.is_replayed(i) or st.kind != "entry" else "·"
-        click.echo(f"{KIND_GLYPH[st.kind]}{mark}{st.name:<22} {summary(st, tools, _width(120))}")
-    click.echo("")
-    click.echo("● entry  ◆ event  ═ compact  ≡ legacy compact  ✗ unparsable (skipped)  ⊘ unreadable (load fails)  · not replayed")
+        out.line(f"{KIND_GLYPH[st.kind]}{mark}{one_line(st.name, 80):<22} {summary(st, tools, _width(120))}")
+    out.line("")
+    out.line("● entry  ◆ event  ═ compact  ≡ legacy compact  ✗ unparsable (skipped)  ⊘ unreadable (load fails)  · not replayed")
     if s.problems:
-        click.echo("")
-        click.echo(f"problems ({len(s.problems)}):")
+        out.line("")
+        out.line(f"problems ({len(s.problems)}):")
         for p in s.problems:
-            click.echo(f"  [{p.code}] {p.file or ''} {one_line(p.reason, _width(200))}")
+            out.line(f"  [{p.code}] {one_line(p.file or '', 80)} {one_line(p.reason, _width(200))}")
 
 
 # --- check ---------------------------------------------------------------------
@@ -310,9 +313,9 @@ def check(target: str | None, as_json: bool) -> None:
     else:
         for p in problems:
             where = "/".join(x for x in (p.slug, p.file) if x)
-            click.echo(f"{p.severity:<7} {p.code:<22} {one_line(where, _width(60))}: {one_line(p.reason, _width(240))}")
+            out.line(f"{p.severity:<7} {p.code:<22} {one_line(where, _width(60))}: {one_line(p.reason, _width(240))}")
         n = len(problems)
-        click.echo(f"{n} problem{'s' if n != 1 else ''} in {len(list(store.session_entries()))} session(s)", err=True)
+        out.line(f"{n} problem{'s' if n != 1 else ''} in {len(list(store.session_entries()))} session(s)", err=True)
     sys.exit(1 if problems else 0)
 
 
@@ -328,11 +331,11 @@ def latest(agent: str, sender: str, root: str | None) -> None:
     store = _open_store(root)
     slug = store.latest(agent, sender)
     if slug is None:
-        click.echo("no session", err=True)
+        out.line("no session", err=True)
         sys.exit(1)
-    click.echo(visible(slug, multiline=False))
+    out.line(visible(slug, multiline=False))
     if not (store.sessions_dir / slug / "meta").is_file():
-        click.echo(f"note: {visible(slug, multiline=False)} has no meta: the daemon picks it, but its load returns nothing", err=True)
+        out.line(f"note: {visible(slug, multiline=False)} has no meta: the daemon picks it, but its load returns nothing", err=True)
 
 
 @main.command()
@@ -348,11 +351,11 @@ def archives(root: str | None, as_json: bool) -> None:
         _dump({"status": mem.status, "error": mem.error, "path": mem.path, "entries": [msgspec.to_builtins(e) for e in mem.entries]})
         sys.exit(0 if mem.status != "unreadable" else 1)
     if mem.status != "ok":
-        click.echo(f"memory.db {mem.status}: {mem.error}", err=True)
+        out.line(f"memory.db {mem.status}: {mem.error}", err=True)
         sys.exit(0 if mem.status == "missing" else 1)
     for e in mem.entries:
         aliases = f" (aliases: {', '.join(one_line(a, 40) for a in e.aliases)})" if e.aliases else ""
-        click.echo(f"{e.id:>5} {e.kind:<8} {one_line(e.name, _width(40)):<40} {len(e.content):>7} chars{aliases}")
+        out.line(f"{e.id:>5} {e.kind:<8} {one_line(e.name, _width(40)):<40} {len(e.content):>7} chars{aliases}")
 
 
 @main.command()
@@ -366,7 +369,7 @@ def archive(name: str, root: str | None) -> None:
     e = store.memory.resolve(name)
     if e is None:
         _fail(f"no memory entry named {name!r}", 1)
-    click.echo(visible(e.content))
+    out.line(visible(e.content))
 
 
 # --- demo ---------------------------------------------------------------------------
@@ -386,12 +389,12 @@ def demo(path: str | None, live: bool, no_ui: bool) -> None:
     if p.exists() and any(p.iterdir()):
         if not (p / "sessions").is_dir():
             _fail(f"{p} exists and is not empty; give an empty or new directory")
-        click.echo(f"using the existing store at {p}", err=True)
+        out.line(f"using the existing store at {p}", err=True)
     else:
         build_demo(p)
-        click.echo(f"demo store written to {p}", err=True)
+        out.line(f"demo store written to {p}", err=True)
     if no_ui or not sys.stdout.isatty():
-        click.echo(str(p))
+        out.line(str(p))
         return
     store = _open_store(str(p))
     writer = None
@@ -422,6 +425,7 @@ def tail(target: str | None, root: str | None, lines: int, follow: bool, as_json
 
     if target is not None and os.sep not in target and (root is not None or not os.path.exists(target)):
         store, slug = _session_target(target, root)
+        _readable_session(store, slug)
         store = _one_session_store(store, slug)
     else:
         store = _open_store(target if target is not None else root)
@@ -451,13 +455,14 @@ def mount(root: str, mountpoint: str, foreground: bool, debug: bool) -> None:
     except MountError as e:
         _fail(str(e), e.code)
     store = _open_store(os.path.abspath(os.path.expanduser(root)))
+    store.session_entries()  # an unreadable sessions/ fails here, with one line (run), not inside FUSE
     try:
         pid = do_mount(store, mountpoint, foreground=foreground, debug=debug)
     except MountError as e:
         _fail(str(e), e.code)
     if not foreground:
         mp = os.path.abspath(mountpoint)
-        click.echo(f"mounted {visible(str(store.layout.root or store.sessions_dir), multiline=False)} at {visible(mp, multiline=False)} (pid {pid}); unmount with: crabview umount {visible(mp, multiline=False)}", err=True)
+        out.line(f"mounted {visible(str(store.layout.root or store.sessions_dir), multiline=False)} at {visible(mp, multiline=False)} (pid {pid}); unmount with: crabview umount {visible(mp, multiline=False)}", err=True)
 
 
 @main.command()
@@ -483,6 +488,84 @@ def _inside(path: Path, parent: Path | None) -> bool:
         return False
 
 
+def _store_dirs(store: Store, slug: str) -> list[Path]:
+    """The directories whose files belong to the store being inspected."""
+    dirs = [store.sessions_dir / slug, store.sessions_dir]
+    if store.layout.root is not None:
+        dirs.append(store.layout.root)
+    return dirs
+
+
+def _store_file_ids(dirs: list[Path]) -> set[tuple[int, int]]:
+    """(st_dev, st_ino) of every file in the store, links followed (a step
+    may be a symlink to a file elsewhere: writing there would change it)."""
+    ids: set[tuple[int, int]] = set()
+    seen_dirs: set[tuple[int, int]] = set()
+    todo = [str(d) for d in dirs]
+    while todo:  # iterative: the store's shape is untrusted
+        d = todo.pop()
+        try:
+            it = os.scandir(d)
+        except OSError:
+            continue
+        with it:
+            for e in it:
+                try:
+                    st = e.stat()  # follows symlinks
+                except OSError:
+                    continue
+                key = (st.st_dev, st.st_ino)
+                if e.is_dir():
+                    if key not in seen_dirs:
+                        seen_dirs.add(key)
+                        todo.append(e.path)
+                else:
+                    ids.add(key)
+    return ids
+
+
+def _refuse_store_target(output: str, out_path: Path, dirs: list[Path], st: os.stat_result | None) -> None:
+    for forbidden in dirs:
+        if _inside(out_path, forbidden):
+            _fail(f"{output}: refusing to write inside the store being inspected ({forbidden})")
+    if st is not None and (st.st_dev, st.st_ino) in _store_file_ids(dirs):
+        _fail(f"{output}: refusing to write: it is the same file as one in the store being inspected (a hard link or symlink to it)")
+
+
+def _write_export(output: str, out_path: Path, blob: bytes, dirs: list[Path]) -> None:
+    """Write ``blob`` to ``out_path`` unless that is a store file.
+
+    The file is opened without truncating, then checked by its open
+    handle (device and inode), so a link swapped in between the check
+    and the write cannot redirect it into the store.
+    """
+    try:
+        st = os.stat(out_path)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        _fail(f"{output}: {e.strerror or e}")
+    _refuse_store_target(output, out_path, dirs, st)
+    try:
+        fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK, 0o666)
+    except OSError as e:
+        _fail(f"{output}: {e.strerror or e}")
+    try:
+        fst = os.fstat(fd)
+        if (fst.st_dev, fst.st_ino) in _store_file_ids(dirs) or _inside(out_path, dirs[0]):
+            _fail(f"{output}: refusing to write: it is the same file as one in the store being inspected")
+        if stat.S_ISREG(fst.st_mode):
+            os.ftruncate(fd, 0)
+        view = memoryview(blob)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+    except OSError as e:
+        _fail(f"{output}: {e.strerror or e}")
+    finally:
+        os.close(fd)
+
+
 @main.command()
 @click.argument("session")
 @click.option("--root", help="Store root when SESSION is a slug.")
@@ -500,39 +583,61 @@ def export(session: str, root: str | None, fmt: str, mode: str | None, output: s
     from .render import files as rf
 
     store, slug = _session_target(session, root)
+    _readable_session(store, slug)
     if mode is None:
         mode = "replay" if fmt == "jsonl" else "all"
-    if output is not None:
-        out_path = Path(output).expanduser()
-        for forbidden in (store.sessions_dir, store.layout.root):
-            if _inside(out_path, forbidden):
-                _fail(f"{output}: refusing to write inside the store being inspected ({forbidden})")
+    dirs = _store_dirs(store, slug)
+    out_path = Path(output).expanduser() if output is not None else None
+    if output is not None and out_path is not None:
+        try:
+            st0 = os.stat(out_path)
+        except OSError:
+            st0 = None
+        _refuse_store_target(output, out_path, dirs, st0)
     s = store.load_session(slug)
+    if fmt == "jsonl" and mode == "replay" and s.load_status != "ok":
+        why = s.load_error or s.meta_error or f"meta {s.meta_status}"
+        _fail(f"{slug}: nothing to export: the daemon's load of this session fails ({why}); "
+              "`--format jsonl --all` lists every step with its verdict", 1)
     if fmt == "md":
-        data = rf.transcript_bytes(s, replay_only=(mode == "replay"))
+        blob = rf.transcript_bytes(s, replay_only=(mode == "replay"))
     elif fmt == "jsonl":
-        data = rf.replay_bytes(s) if mode == "replay" else rf.steps_jsonl_bytes(s)
+        blob = rf.replay_bytes(s) if mode == "replay" else rf.steps_jsonl_bytes(s)
     else:
         from .render.html import session_html
 
-        data = rf.to_bytes(session_html(s, replay_only=(mode == "replay")))
-    if output is None:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        blob = rf.to_bytes(session_html(s, replay_only=(mode == "replay")))
+    if output is None or out_path is None:
+        out.data(blob)
         return
-    try:
-        with open(out_path, "wb") as f:
-            f.write(data)
-    except OSError as e:
-        _fail(f"{output}: {e.strerror or e}")
-    click.echo(f"wrote {len(data):,} bytes to {visible(str(out_path), multiline=False)}", err=True)
+    _write_export(output, out_path, blob, dirs)
+    out.line(f"wrote {len(blob):,} bytes to {visible(str(out_path), multiline=False)}", err=True)
 
+
+
+def _os_error_message(e: OSError) -> str:
+    where = e.filename if e.filename is not None else None
+    why = e.strerror or str(e)
+    return f"cannot read {where}: {why}" if where is not None else f"cannot read the store: {why}"
 
 
 def run() -> None:  # console-script entry point
-    main()
+    """``main`` with a last resort: whatever a command misses (an
+    unreadable directory, a bug) ends as one line on stderr and exit 2,
+    never a traceback that quotes store data."""
+    try:
+        main()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except OSError as e:
+        out.error(_os_error_message(e))
+        sys.exit(2)
+    except Exception as e:  # noqa: BLE001 - the last resort, by design
+        out.error(f"internal error ({type(e).__name__}): {one_line(str(e), 300)}")
+        sys.exit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    run()

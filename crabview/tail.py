@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 from typing import Any, TextIO
 
-from .render.safe import visible
+from .render.jsonenc import dumps
+from .render.output import safe
+from .render.safe import one_line, visible
 from .render.text import KIND_GLYPH, ToolIndex, step_json, summary
 from .store import models as m
 from .store.session import Session
@@ -58,8 +59,9 @@ class Tailer:
             d["slug"] = s.slug
             if replaced:
                 d["replaced"] = True
-            # Undecodable slugs arrive as lone surrogates: emit them as \udcXX escapes.
-            return json.dumps(d, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")
+            # the one inert encoder: unsafe characters (and the lone
+            # surrogates of undecodable slugs) become \uXXXX escapes
+            return dumps(d)
         tools = self.tools.get(s.slug)
         if tools is not None:
             tools.add(st)
@@ -70,11 +72,11 @@ class Tailer:
                 text = f"══ compact boundary → archive {visible(st.value.archive_name, multiline=False)} ({found}); replay now starts here"
             else:
                 text = "══ legacy compact boundary (inline summary, no archive); replay now starts here"
-            return f"{head}{st.name} {text}"
+            return f"{head}{one_line(st.name, 200)} {text}"
         mark = "" if st.kind != m.KIND_ENTRY or s.is_replayed(i) else " (not replayed)"
         if replaced:
             mark += " (replaced: a step file was rewritten under the same name)"
-        return f"{head}{KIND_GLYPH[st.kind]} {st.name} {summary(st, tools, 160)}{mark}"
+        return f"{head}{KIND_GLYPH[st.kind]} {one_line(st.name, 200)} {summary(st, tools, 160)}{mark}"
 
     def emit(self, s: Session, indices: list[int], replaced: bool = False) -> None:
         shown = self.shown.setdefault(s.slug, set())
@@ -82,7 +84,8 @@ class Tailer:
             indices = [i for i in indices if s.steps[i].name not in shown]
         if not indices:
             return
-        self.out.write("".join(self.line(s, i, replaced) + "\n" for i in indices))
+        # every row passes the output boundary, whatever built it
+        self.out.write("".join(safe(self.line(s, i, replaced)) + "\n" for i in indices))
         self.out.flush()
         shown.update(s.steps[i].name for i in indices)
         self.printed += len(indices)

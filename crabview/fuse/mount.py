@@ -112,7 +112,7 @@ def check_mountpoint(mountpoint: str) -> str:
 def _fuse_options() -> dict[str, Any]:
     return {
         "foreground": True,
-        "nothreads": True,
+        "nothreads": False,  # concurrent: one slow file never blocks other readers
         "ro": True,
         "fsname": "crabview",
         "subtype": "crabview",

@@ -180,12 +180,18 @@ class CrabFS(fuse.Operations):
                 return os.pread(obj, size, offset)
             except OSError as e:
                 raise fuse.FuseOSError(e.errno or errno.EIO) from None
-        # Serve the newest content, so a reader holding the file open
-        # (`tail -f`) sees what was appended; fall back to the open-time
-        # snapshot if the file has gone since.
+        # One consistent snapshot per open handle (rendered at open), so a
+        # reader never sees a file torn between two versions. The one
+        # exception keeps `tail -f` working: a newer version that extends
+        # the snapshot (append-only growth, as transcript.md grows) is
+        # adopted, since every byte already read is still true of it.
         node = self.tree.lookup(p)
-        data = node.data if node is not None and node.data is not None else obj
-        return data[offset : offset + size]
+        new = node.data if node is not None else None
+        if new is not None and new is not obj and len(new) > len(obj) and new.startswith(obj):
+            with self._lock:
+                self._handles[fi.fh] = (kind, p, new)
+            obj = new
+        return obj[offset : offset + size]
 
     def release(self, path: str, fi: Any) -> int:
         with self._lock:

@@ -96,10 +96,40 @@ def safe_component(name: str) -> str:
     return s
 
 
+def _node_locked(fn: Any) -> Any:
+    """Run a SessionNode method under that session's own lock: a slow
+    rendering in one session never blocks readers of another (the mount
+    serves requests on several threads)."""
+
+    def wrapper(self: "SessionNode", *a: Any, **kw: Any) -> Any:
+        with self.lock:
+            return fn(self, *a, **kw)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+RAW_PREFIX = "step-"
+STEP_CACHE_BYTES = 64 << 20  # rendered steps/ files kept per session
+
+
+def _outside(path: str, root: str) -> str | None:
+    """Where ``path`` leads if that is outside ``root`` (links followed), else None."""
+    try:
+        real = os.path.realpath(path)
+    except (OSError, ValueError):
+        return None
+    if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+        return None
+    return real
+
+
 class SessionNode:
     """One session directory, loaded on first use and refreshed by name."""
 
     def __init__(self, tree: "MountTree", slug: str, path: str):
+        self.lock = threading.RLock()
         self.tree = tree
         self.slug = slug
         self.path = path
@@ -115,12 +145,14 @@ class SessionNode:
         self._files: dict[str, bytes] = {}
         self._files_version = -1
         self._steps: dict[str, tuple[Any, ...]] = {}
+        self._steps_bytes = 0
         self._step_names: dict[str, int] = {}
         self._step_names_version = -1
         self._mtimes: dict[str, tuple[Any, int]] = {}
 
     # -- freshness ---------------------------------------------------------------
 
+    @_node_locked
     def revalidate(self, force: bool = False, interval: float = CHECK_INTERVAL) -> Session | None:
         now = time.monotonic()
         if not force and self.session is not None and now - self.checked < interval:
@@ -206,6 +238,7 @@ class SessionNode:
                     self.racy[name] = k
         self.version += 1
 
+    @_node_locked
     def bump(self) -> None:
         self.version += 1
 
@@ -238,6 +271,7 @@ class SessionNode:
             self._files = {}
             self._files_version = self.version
 
+    @_node_locked
     def file(self, name: str) -> bytes | None:
         """A session-level generated file, or None if there is no such name."""
         s = self.revalidate()
@@ -256,18 +290,22 @@ class SessionNode:
         elif name == "meta.json" and s.meta is not None:
             data = rf.meta_json_bytes(s)
         elif name == "meta.error.txt" and s.meta is None:
-            raw, _ = read_file(os.path.join(self.path, "meta"))
+            raw = None
+            if self.not_served("meta") is None:
+                raw, _ = read_file(os.path.join(self.path, "meta"))
             data = rf.meta_error_bytes(s, raw)
         else:
             return None
         self._files[name] = data
         return data
 
+    @_node_locked
     def file_names(self) -> list[str]:
         s = self.revalidate()
         meta = "meta.json" if s is not None and s.meta is not None else "meta.error.txt"
         return [meta, *SESSION_FILES]
 
+    @_node_locked
     def step_names(self) -> dict[str, int]:
         """steps/ entry name -> index into Session.steps."""
         s = self.revalidate()
@@ -282,6 +320,7 @@ class SessionNode:
             self._step_names_version = self.version
         return self._step_names
 
+    @_node_locked
     def step_file(self, name: str) -> tuple[bytes, int] | None:
         """(bytes, mtime_ns) of steps/<name>."""
         i = self.step_names().get(name)
@@ -298,16 +337,29 @@ class SessionNode:
             return got[4], self.step_mtime(st)
         if st.kind in (m.KIND_UNPARSABLE, m.KIND_UNREADABLE):
             raw = None
-            if st.kind == m.KIND_UNPARSABLE:
+            note = self.not_served(st.name)
+            if st.kind == m.KIND_UNPARSABLE and note is None:
                 raw, _ = read_file(os.path.join(self.path, st.name))
             data = rf.unparsable_bytes(st, raw)
+            if note is not None:
+                data += b"\n" + note
         else:
             data = rf.step_json_bytes(st, s, i)
+        old = self._steps.pop(st.name, None)
+        if old is not None:
+            self._steps_bytes -= len(old[4])
         self._steps[st.name] = (*key, data)
+        self._steps_bytes += len(data)
+        if self._steps_bytes > STEP_CACHE_BYTES:  # capped: drop the oldest renderings
+            while self._steps and self._steps_bytes > STEP_CACHE_BYTES // 2:
+                oldest = next(iter(self._steps))
+                self._steps_bytes -= len(self._steps.pop(oldest)[4])
         return data, self.step_mtime(st)
 
+    @_node_locked
     def raw_names(self) -> list[str]:
-        """Regular files of the session directory (symlinks followed, as the daemon does)."""
+        """What the daemon reads of the session directory: ``meta`` and
+        ``step-`` entries (symlinks followed, as the daemon does)."""
         self.revalidate(interval=MISS_INTERVAL)
         out = []
         try:
@@ -315,6 +367,8 @@ class SessionNode:
                 for e in it:
                     if e.name not in self.names:  # e.g. a young tmp file, or newer than our listing
                         continue
+                    if e.name != "meta" and not e.name.startswith(RAW_PREFIX):
+                        continue  # the daemon never reads it: not served
                     try:
                         if e.is_file():
                             out.append(e.name)
@@ -325,7 +379,28 @@ class SessionNode:
         out.sort()
         return out
 
+    def outside(self, name: str | None = None) -> str | None:
+        """Where the session dir (or its entry ``name``) leads, if outside the store root."""
+        p = self.path if name is None else os.path.join(self.path, name)
+        return _outside(p, self.tree.real_root)
+
+    def not_served(self, name: str) -> bytes | None:
+        """The note served instead of bytes that lead outside the store."""
+        where = self.outside() if self.outside() is not None else self.outside(name)
+        if where is None:
+            return None
+        what = "this session directory" if self.outside() is not None else name
+        return rf.to_bytes(
+            f"{rf.visible(name, multiline=False)}: not served: {rf.visible(what, multiline=False)} is a symlink leading "
+            f"outside the store root, to {rf.visible(where, multiline=False)}\n"
+            "the daemon follows the link (its verdict is shown in steps/ and problems.txt); "
+            "the mount does not serve files from outside the store\n"
+        )
+
+    @_node_locked
     def raw_node(self, name: str) -> Node | None:
+        if name != "meta" and not name.startswith(RAW_PREFIX):
+            return None
         if name not in self.names and self.revalidate(interval=MISS_INTERVAL) is not None and name not in self.names:
             return None
         p = os.path.join(self.path, name)
@@ -335,8 +410,21 @@ class SessionNode:
             return None
         if not stat_mod.S_ISREG(st.st_mode):
             return None
+        note = self.not_served(name)
+        if note is not None:
+            return Node(FILE, st.st_mtime_ns, len(note), note)
         key = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_ctime_ns)
         return Node(RAW, st.st_mtime_ns, st.st_size, path=p, key=key)
+
+
+def _tree_locked(fn: Any) -> Any:
+    def wrapper(self: "MountTree", *a: Any, **kw: Any) -> Any:
+        with self.lock:
+            return fn(self, *a, **kw)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
 
 
 class MountTree:
@@ -348,6 +436,7 @@ class MountTree:
         self.mounted_ns = time.time_ns()
         root = store.layout.root
         self.root_label = str(root if root is not None else store.sessions_dir)
+        self.real_root = os.path.realpath(self.root_label)
         self.readme = rf.readme_bytes(self.root_label, self.mounted_ns / 1e9)
         self.sessions: dict[str, SessionNode] = {}
         self._sessions_key: Any = "unread"
@@ -363,6 +452,7 @@ class MountTree:
 
     # -- freshness -------------------------------------------------------------------
 
+    @_tree_locked
     def revalidate(self, interval: float = CHECK_INTERVAL) -> None:
         now = time.monotonic()
         if now - self._sessions_checked < interval:
@@ -407,6 +497,7 @@ class MountTree:
 
     # -- store-level contents ------------------------------------------------------------
 
+    @_tree_locked
     def archives(self) -> dict[str, Any]:
         """archives/ entry name -> memory.db Archive entry."""
         self.revalidate()
@@ -425,6 +516,7 @@ class MountTree:
             self._archives_version = self.memory_version
         return self._archives
 
+    @_tree_locked
     def by_agent(self) -> dict[str, dict[str, str]]:
         """agent -> sender -> the daemon's latest session slug (listed here)."""
         self.revalidate()
@@ -452,6 +544,7 @@ class MountTree:
     def _by_agent_fresh(self) -> bool:
         return getattr(self, "_by_agent_key", None) == self._sessions_key
 
+    @_tree_locked
     def problems(self) -> bytes:
         self.revalidate()
         nodes = list(self.sessions.values())
@@ -490,8 +583,7 @@ class MountTree:
         parts = self.split(path)
         if parts is None:
             return None
-        with self.lock:
-            return self._lookup(parts)
+        return self._lookup(parts)  # locks: the tree's for its maps, each session's for its files
 
     def _dir(self, mtime: int) -> Node:
         return Node(DIR, mtime)
@@ -573,8 +665,7 @@ class MountTree:
         parts = self.split(path)
         if parts is None:
             return None
-        with self.lock:
-            return self._listdir(parts)
+        return self._listdir(parts)
 
     def _listdir(self, parts: list[str]) -> list[tuple[str, str]] | None:
         self.revalidate()

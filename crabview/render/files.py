@@ -14,60 +14,21 @@ decodes to the same values and shows nothing raw in a terminal.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-
 from ..store import models as m
-from ..store.decode import position, salvage
-from .safe import _C1, _INVISIBLE, one_line, visible
+from ..store.decode import SALVAGE_DEPTH, position, salvage
+from .jsonenc import dumps, inert_json, pretty
+from .safe import one_line, visible
 from .text import replay_jsonl, session_markdown, step_json, value_builtins
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..store.problems import Problem
     from ..store.session import Session, StepFile
 
-# Characters json.dumps(ensure_ascii=False) leaves raw but visible() would
-# not: DEL, C1 controls, bidi/invisible format characters, lone surrogates.
-# (json.dumps already escapes C0 controls, so \t and \n never appear raw
-# inside a string; outside strings JSON is plain ASCII.)
-_JSON_UNSAFE = re.compile(f"[\x7f{re.escape(_C1 + _INVISIBLE)}\ud800-\udfff]")
-
-
-_MSGSPEC_ENCODE = msgspec.json.Encoder().encode
-_MSGSPEC_FORMAT = msgspec.json.format
-
-
-def _uescape(mt: re.Match[str]) -> str:
-    return f"\\u{ord(mt.group(0)):04x}"
-
-
-def inert_json(text: str) -> str:
-    """A ``json.dumps(..., ensure_ascii=False)`` text with unsafe characters escaped."""
-    if _JSON_UNSAFE.search(text) is None:
-        return text
-    return _JSON_UNSAFE.sub(_uescape, text)
-
-
 def json_text(value: Any, indent: int | None = 2) -> str:
-    """Pretty, inert JSON for one value (non-JSON values fall back to repr).
-
-    msgspec encodes and indents in C, with the same layout as
-    ``json.dumps(indent=2, ensure_ascii=False)`` (whose indenting path is
-    pure Python, ~10x slower); json.dumps remains the fallback for what
-    msgspec refuses (lone surrogates in salvaged text).
-    """
-    try:
-        raw = _MSGSPEC_ENCODE(value)
-        text = (_MSGSPEC_FORMAT(raw, indent=indent) if indent else raw).decode("utf-8")
-    except (TypeError, ValueError, UnicodeError, OverflowError):
-        try:
-            text = json.dumps(value, ensure_ascii=False, indent=indent)
-        except (TypeError, ValueError):
-            text = json.dumps(repr(value), ensure_ascii=False)
-    return inert_json(text)
+    """Inert JSON for one value: the render layer's one encoder."""
+    return dumps(value, indent)
 
 
 def to_bytes(text: str) -> bytes:
@@ -158,13 +119,28 @@ def hexdump(data: bytes, start: int = 0, end: int | None = None, mark: int | Non
     return "\n".join(out)
 
 
+SALVAGE_RENDER_CAP = 200_000  # characters of salvaged JSON shown
+
+
+def salvage_notes(sv: Any) -> list[str]:
+    """What salvage left out, said where it shows: bytes past its window,
+    nesting past its depth cap."""
+    out = []
+    if sv.more_bytes > 0:
+        out.append(f"… {sv.more_bytes:,} more bytes not salvaged (salvage reads the first {sv.examined:,} of {sv.size:,})")
+    if sv.depth_cut is not None:
+        out.append(f"… nesting deeper than {SALVAGE_DEPTH} levels from byte {sv.depth_cut:,} on is not salvaged")
+    return out
+
+
 def _salvage_lines(raw: bytes, offset: int | None) -> list[str]:
     sv = salvage(raw)
     lines = ["--- salvage: NOT what the daemon sees ---"]
+    lines.extend(salvage_notes(sv))
     if sv.json is not None:
         label = "the bytes parse as JSON" if sv.json_complete else "JSON parsed up to the error"
         lines.append(f"{label}:")
-        lines.append(json_text(sv.json))
+        lines.append(pretty(sv.json, max_chars=SALVAGE_RENDER_CAP))
     else:
         lines.append("no JSON could be salvaged")
     if sv.readable:

@@ -11,12 +11,12 @@ nothing.
 from __future__ import annotations
 
 import html
-import json
 from typing import TYPE_CHECKING, Any
 
 from ..store import models as m
+from .jsonenc import pretty
 from .safe import one_line, visible
-from .text import KIND_GLYPH, ToolIndex, content_text, role_of, summary
+from .text import RENDER_CAP, KIND_GLYPH, ToolIndex, content_text, role_of, summary
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..store.session import Session, StepFile
@@ -64,10 +64,7 @@ def esc(text: str, multiline: bool = True) -> str:
 
 
 def _json(v: Any) -> str:
-    try:
-        return json.dumps(v, ensure_ascii=False, indent=2)
-    except (TypeError, ValueError):
-        return repr(v)
+    return pretty(v, 2, max_chars=RENDER_CAP)
 
 
 def _block(b: Any, tools: ToolIndex) -> str:

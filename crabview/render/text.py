@@ -7,7 +7,6 @@ functions, so a step reads the same everywhere. All text is passed through
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -16,6 +15,7 @@ import msgspec
 from ..store import models as m
 from ..store.layout import step_number
 from ..store.session import LAZY
+from .jsonenc import dumps, pretty
 from .safe import one_line, visible
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,11 +31,15 @@ KIND_GLYPH = {
 }
 
 
-def _json(v: Any, indent: int | None = None) -> str:
-    try:
-        return json.dumps(v, ensure_ascii=False, indent=indent, sort_keys=False)
-    except (TypeError, ValueError):
-        return repr(v)
+# what one rendering of a free-form value may grow to (the TUI caps what it
+# shows far below this; show/export/mount end it with a visible note)
+RENDER_CAP = 4_000_000
+
+
+def _json(v: Any, indent: int | None = None, cap: int = RENDER_CAP) -> str:
+    """A free-form value as inert JSON text for people: iterative,
+    depth-capped, and cut with a visible note past ``cap`` characters."""
+    return pretty(v, indent, max_chars=cap)
 
 
 def fmt_int(n: int) -> str:
@@ -93,9 +97,15 @@ def role_of(step: "StepFile") -> str:
 
 def _args_short(inp: Any, width: int = 60) -> str:
     if isinstance(inp, dict):
-        parts = [f"{k}={_json(v) if not isinstance(v, str) else v}" for k, v in inp.items()]
+        parts = []
+        size = 0
+        for k, v in inp.items():
+            parts.append(f"{k}={_json(v, cap=width * 2) if not isinstance(v, str) else v[: width * 2]}")
+            size += len(parts[-1])
+            if size > width * 2:
+                break
         return one_line(", ".join(parts), width)
-    return one_line(_json(inp), width)
+    return one_line(_json(inp, cap=width * 2), width)
 
 
 def content_text(c: Any, indent: int | None = None) -> str:
@@ -186,7 +196,7 @@ def block_text(b: Any, tools: ToolIndex | None = None) -> str:
         err = " ERROR" if b.is_error else ""
         return f"[tool_result{label} id={one_line(b.tool_use_id)}{err}]\n{visible(content_text(b.content))}"
     if t is m.ImageBlock:
-        return f"[image] {one_line(_json(b.source), 120)}"
+        return f"[image] {one_line(_json(b.source, cap=1000), 120)}"
     return visible(repr(b))
 
 
@@ -413,8 +423,8 @@ def replay_jsonl(s: "Session") -> str:
     """What the daemon would replay: the archive (or its placeholder), then entries."""
     lines = []
     if s.archive is not None:
-        lines.append(json.dumps({"archive": s.archive, "found": bool(s.archive_found), "content": s.archive_text}, ensure_ascii=False))
+        lines.append(dumps({"archive": s.archive, "found": bool(s.archive_found), "content": s.archive_text}))
     for i in s.replay_indices:
         st = s.steps[i]
-        lines.append(json.dumps({"file": st.name, "entry": msgspec.to_builtins(st.value)}, ensure_ascii=False))
+        lines.append(dumps({"file": st.name, "entry": msgspec.to_builtins(st.value)}))
     return "".join(line + "\n" for line in lines)

@@ -16,6 +16,7 @@ follow FORMAT.md 5.1 rule by rule and say why and where a file fails.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -209,37 +210,81 @@ def to_builtins(value: Any) -> Any:
 
 
 class Salvage(msgspec.Struct):
-    """What can still be read from an unparsable file. Not what the daemon sees."""
+    """What can still be read from an unparsable file. Not what the daemon sees.
 
-    text: str  # the bytes as UTF-8 with invalid sequences replaced
+    Bounded whatever the file: only the first ``SALVAGE_BYTES`` are
+    examined (``size`` says how many there were), and JSON nested deeper
+    than ``SALVAGE_DEPTH`` is cut where it gets that deep (``depth_cut``).
+    """
+
+    text: str  # the examined bytes as UTF-8 with invalid sequences replaced
     json: Any = None  # the JSON that parsed (complete, or up to the error)
     json_complete: bool = False
     readable: list[str] = []  # runs of readable text found in the bytes
+    size: int = 0  # bytes in the file
+    examined: int = 0  # bytes salvage looked at (the rest: "… N more bytes")
+    depth_cut: int | None = None  # byte where nesting passed SALVAGE_DEPTH
+
+    @property
+    def more_bytes(self) -> int:
+        return self.size - self.examined
+
+
+SALVAGE_BYTES = 1 << 20
+SALVAGE_DEPTH = 64
+_SALVAGE_RUNS = 200
+# Readable: anything but controls, DEL, C1, U+FFFD, bidi/invisible format
+# characters and surrogates (one regex pass, not a Python loop per char).
+_READABLE = re.compile("[^\x00-\x1f\x7f-\x9f\ufffd\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]{4,}")
+_NESTING = re.compile(rb'[\[\]{}"\\]')
+
+
+def _depth_cut(data: bytes, cap: int) -> int | None:
+    """The offset where ``data`` first nests deeper than ``cap`` (strings
+    skipped), or None. Iterative; one regex step per bracket or quote."""
+    depth = 0
+    in_str = False
+    skip_to = -1
+    for mt in _NESTING.finditer(data):
+        i = mt.start()
+        if i < skip_to:
+            continue
+        c = data[i]
+        if in_str:
+            if c == 0x5C:  # backslash: the next byte is escaped
+                skip_to = i + 2
+            elif c == 0x22:
+                in_str = False
+            continue
+        if c == 0x22:
+            in_str = True
+        elif c in (0x5B, 0x7B):
+            depth += 1
+            if depth > cap:
+                return i
+        elif c in (0x5D, 0x7D):
+            depth -= 1
+    return None
 
 
 def salvage(data: bytes) -> Salvage:
-    text = data.decode("utf-8", "replace")
+    size = len(data)
+    head = data[:SALVAGE_BYTES]
+    cut = _depth_cut(head, SALVAGE_DEPTH)
+    parse_bytes = head if cut is None else head[:cut]
+    text = head.decode("utf-8", "replace")
     try:
-        node = parse(data, strict=False)
-        parsed, complete = to_python(node), True
+        node = parse(parse_bytes, strict=False)
+        parsed, complete = to_python(node), cut is None and len(head) == size
     except JsonError as e:
         parsed, complete = (to_python(e.partial) if e.partial is not None else None), False
-    readable = [r for r in _readable_runs(text) if len(r) >= 4]
-    return Salvage(text=text, json=parsed, json_complete=complete, readable=readable[:200])
-
-
-def _readable_runs(text: str) -> list[str]:
-    out, cur = [], []
-    for ch in text:
-        if ch.isprintable() and ch != "\ufffd":
-            cur.append(ch)
-        else:
-            if cur:
-                out.append("".join(cur))
-                cur = []
-    if cur:
-        out.append("".join(cur))
-    return out
+    except Exception:  # noqa: BLE001 - salvage is best effort and must never raise
+        parsed, complete = None, False
+    readable = [mt.group(0)[:2000] for _, mt in zip(range(_SALVAGE_RUNS), _READABLE.finditer(text))]
+    return Salvage(
+        text=text, json=parsed, json_complete=complete, readable=readable,
+        size=size, examined=len(head), depth_cut=cut,
+    )
 
 
 def position(data: bytes, offset: int | None) -> tuple[int, int] | None:

@@ -13,16 +13,46 @@ MISSING = "does not exist"  # the reason read_file gives for ENOENT
 
 
 def read_all(fd: int, first: bytes = b"") -> bytes:
-    """The rest of an open file after ``first`` (one read covers most files)."""
+    """The rest of an open regular file after ``first`` (one read covers most files).
+
+    Peak memory is the file's size plus a constant: past the first chunk,
+    the whole file is read again from offset 0 with one ``pread`` sized
+    from fstat (joining chunks would hold every byte twice). A file that
+    grew meanwhile, or one past a single read's 2 GB limit, is finished
+    in place in a bytearray (``readinto``), which is returned as is (it is
+    bytes-like for every reader here) rather than copied.
+    """
     data = first or os.read(fd, _CHUNK)
     if len(data) < _CHUNK:
         return data
-    chunks = [data]
-    while True:
-        b = os.read(fd, 1 << 20)
-        if not b:
-            return b"".join(chunks)
-        chunks.append(b)
+    try:
+        size = os.fstat(fd).st_size
+    except OSError:
+        size = 0
+    want = max(size, len(data)) + 1  # one spare byte: a full read means it grew
+    whole = os.pread(fd, want, 0)
+    if len(whole) < want and len(whole) < _MAX_READ:
+        return whole  # short read of a regular file: its end
+    buf = bytearray(whole)
+    del whole
+    pos = len(buf)
+    with open(fd, "rb", buffering=0, closefd=False) as f:
+        f.seek(pos)
+        while True:
+            room = max(min(pos, 1 << 26), _CHUNK)
+            buf.extend(bytes(room))
+            with memoryview(buf) as view:
+                n = f.readinto(view[pos:])
+            if not n:
+                break
+            pos += n
+            del buf[pos:]
+    del buf[pos:]
+    return buf  # type: ignore[return-value]
+
+
+# Linux returns at most 0x7ffff000 bytes from one read.
+_MAX_READ = 0x7FFFF000
 
 
 def read_file(path: str) -> tuple[bytes | None, str | None]:

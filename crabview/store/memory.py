@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
+import stat
 import struct
 from pathlib import Path
 
 import msgspec
 
-from .fileio import MISSING, read_file
+from .fileio import _READ_FLAGS, MISSING, read_file
 from .models import MEMORY_KINDS, MemoryEntry
 
 MAGIC = b"CRMEM\0"
 VERSION = 1
 HEADER = struct.Struct("<6sIH4s")  # magic, version, flags, 4 reserved zero bytes
+MIN_ENTRY = 8 + 8 + 4 + 4 + 4 + 4  # id, created_at, kind, empty name, empty content, no aliases
 
 
 class MemoryError_(Exception):
@@ -59,15 +61,7 @@ class Memory(msgspec.Struct):
 
 def parse_memory(data: bytes) -> tuple[int, list[MemoryEntry]]:
     """Decode memory.db bytes; raises MemoryError_ on any malformation."""
-    if len(data) < HEADER.size:
-        raise MemoryError_(f"truncated header: {len(data)} of {HEADER.size} bytes", len(data))
-    magic, version, flags, reserved = HEADER.unpack_from(data, 0)
-    if magic != MAGIC:
-        raise MemoryError_(f"bad magic {magic!r}, expected {MAGIC!r}", 0)
-    if version != VERSION:
-        raise MemoryError_(f"unsupported version {version}, expected {VERSION}", 6)
-    if flags != 0:
-        raise MemoryError_(f"non-zero flags {flags:#06x}", 10)
+    parse_header(data)
     pos = HEADER.size
     n = len(data)
 
@@ -103,6 +97,12 @@ def parse_memory(data: bytes) -> tuple[int, list[MemoryEntry]]:
 
     next_id = u64("next_id")
     count = u32("entry_count")
+    # Every count is checked against the bytes left before anything is
+    # allocated for it: an entry takes at least MIN_ENTRY bytes, an alias 4.
+    if count * MIN_ENTRY > n - pos:
+        raise MemoryError_(
+            f"truncated body: entry_count {count:,} needs at least {count * MIN_ENTRY:,} bytes, {n - pos:,} left", pos - 4
+        )
     entries: list[MemoryEntry] = []
     for i in range(count):
         start = pos
@@ -114,7 +114,12 @@ def parse_memory(data: bytes) -> tuple[int, list[MemoryEntry]]:
             raise MemoryError_(f"entry {i}: unknown kind {kind_no}", start + 16)
         name = text(f"entry {i} name")
         content = text(f"entry {i} content")
-        aliases = [text(f"entry {i} alias {j}") for j in range(u32(f"entry {i} alias_count"))]
+        n_alias = u32(f"entry {i} alias_count")
+        if n_alias * 4 > n - pos:
+            raise MemoryError_(
+                f"truncated body: entry {i} alias_count {n_alias:,} needs at least {n_alias * 4:,} bytes, {n - pos:,} left", pos - 4
+            )
+        aliases = [text(f"entry {i} alias {j}") for j in range(n_alias)]
         entries.append(MemoryEntry(eid, created, kind, name, content, aliases))
     if pos != n:
         # The daemon's reader stops after entry_count entries; trailing bytes
@@ -123,10 +128,48 @@ def parse_memory(data: bytes) -> tuple[int, list[MemoryEntry]]:
     return next_id, entries
 
 
+def _bad_header(path: str) -> Memory | None:
+    """A memory.db whose first 16 bytes already make it unreadable is not
+    read further (a sparse 4 GB file of zeros costs one small read)."""
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError:
+        return None  # read_file says why
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        head = os.read(fd, HEADER.size)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        parse_header(head)
+    except MemoryError_ as e:
+        return Memory(path, "unreadable", error=str(e), mtime_ns=st.st_mtime_ns, size=st.st_size)
+    return None
+
+
+def parse_header(data: bytes) -> None:
+    if len(data) < HEADER.size:
+        raise MemoryError_(f"truncated header: {len(data)} of {HEADER.size} bytes", len(data))
+    magic, version, flags, reserved = HEADER.unpack_from(data, 0)
+    if magic != MAGIC:
+        raise MemoryError_(f"bad magic {magic!r}, expected {MAGIC!r}", 0)
+    if version != VERSION:
+        raise MemoryError_(f"unsupported version {version}, expected {VERSION}", 6)
+    if flags != 0:
+        raise MemoryError_(f"non-zero flags {flags:#06x}", 10)
+
+
 def load_memory(path: Path | None) -> Memory:
     """Read a memory.db; never raises: a bad file is a status with a reason."""
     if path is None:
         return Memory(None, "missing", error="no crabtalk root known (memory.db not looked for)")
+    head_error = _bad_header(str(path))
+    if head_error is not None:
+        return head_error
     data, reason = read_file(str(path))
     if data is None:
         if reason == MISSING:

@@ -50,7 +50,19 @@ class Store:
 
     def __init__(self, layout: StoreLayout):
         self.layout = layout
-        self.memory: Memory = load_memory(layout.memory_path)
+        self._memory: Memory | None = None
+
+    @property
+    def memory(self) -> Memory:
+        """memory.db, read on first use: a listing that needs no archive
+        (``ls --quick``) never reads it, whatever its size."""
+        if self._memory is None:
+            self._memory = load_memory(self.layout.memory_path)
+        return self._memory
+
+    @memory.setter
+    def memory(self, value: Memory) -> None:
+        self._memory = value
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None) -> "Store":
@@ -61,8 +73,8 @@ class Store:
         return self.layout.sessions_dir
 
     def reload_memory(self) -> Memory:
-        self.memory = load_memory(self.layout.memory_path)
-        return self.memory
+        self._memory = load_memory(self.layout.memory_path)
+        return self._memory
 
     def session_entries(self) -> list[SessionEntry]:
         """Every session directory, in name order (one dir if the user chose one)."""

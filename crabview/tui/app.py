@@ -39,6 +39,7 @@ from ..store.watch import (
 )
 from .actions import bindings
 from .commands import CrabviewCommands
+from .safe_ui import GuardedApp, notify_plain
 from .messages import (
     FactsReady,
     BytesLoaded,
@@ -64,7 +65,7 @@ SEARCH_ALL_CAP = 500  # results listed by a search across sessions (all are coun
 STATS_MAX_STEPS = 20_000  # larger sessions get their badge counts when opened
 
 
-class CrabviewApp(App[None]):
+class CrabviewApp(GuardedApp, App[None]):
     CSS_PATH = "crabview.tcss"
     TITLE = "crabview"
     BINDINGS = bindings()
@@ -160,18 +161,18 @@ class CrabviewApp(App[None]):
             return
         self.store_gone = gone
         if gone:
-            self.notify(
+            notify_plain(
+                self,
                 f"the store is gone: {self.store.sessions_dir} was deleted (or moved) while crabview was open",
                 title="store gone",
                 severity="error",
                 timeout=30,
-                markup=False,
             )
             if not self.summaries:
                 self._main(TimelineHeader).show(None, "the store was deleted")
                 self.timeline.set_model(None, "the store was deleted")
         else:
-            self.notify("the store is back: reloading", markup=False)
+            notify_plain(self, "the store is back: reloading")
             self.load_summaries()
         self.update_status()
 
@@ -648,16 +649,16 @@ class CrabviewApp(App[None]):
             if msg.rows:
                 self.timeline.jump(msg.rows, True)
             else:
-                self.notify(f"no step matches “{one_line(msg.query, 40)}”", severity="warning", markup=False)
+                notify_plain(self, f"no step matches “{one_line(msg.query, 40)}”", severity="warning")
         self.update_status()
 
     def action_next_match(self) -> None:
         if not self.timeline.jump(self.search_rows, True):
-            self.notify("no search matches (/ to search)")
+            notify_plain(self, "no search matches (/ to search)")
 
     def action_prev_match(self) -> None:
         if not self.timeline.jump(self.search_rows, False):
-            self.notify("no search matches (/ to search)")
+            notify_plain(self, "no search matches (/ to search)")
 
     def search_all(self, query: str) -> None:
         self._drop_searching_note()
@@ -717,7 +718,7 @@ class CrabviewApp(App[None]):
         if self.model is None:
             return
         if not self.timeline.jump(self.model.nav_rows(which), forward):
-            self.notify(f"no {which}s in this session")
+            notify_plain(self, f"no {which}s in this session")
         self.timeline.focus()
 
     def action_next_problem(self) -> None:

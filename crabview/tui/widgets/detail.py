@@ -17,6 +17,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Collapsible, Markdown, Static, TabbedContent, TabPane
 
+from ...render.files import salvage_notes
+from ...render.jsonenc import pretty
 from ...render.safe import one_line, visible
 from ...render.text import ToolIndex, content_text, fmt_int, role_of, step_text
 from ...store import models as m
@@ -52,10 +54,7 @@ def note(text: str, style: str = "italic yellow") -> Static:
 
 
 def _json(v: Any) -> str:
-    try:
-        return json.dumps(v, ensure_ascii=False, indent=2)
-    except (TypeError, ValueError):
-        return repr(v)
+    return pretty(v, 2, max_chars=RAW_CAP * 2)  # iterative and capped: any depth, any size
 
 
 def text_widget(text: str, markdown: bool) -> list[Any]:
@@ -243,17 +242,17 @@ def raw_view(data: bytes) -> tuple[Any, str | None]:
         body = body[:RAW_CAP]
         truncated = f"… truncated: showing {fmt_int(RAW_CAP)} of {fmt_int(len(data))} bytes"
     text = body.decode("utf-8", "replace")
-    pretty = None
+    pretty_text = None
     if truncated is None:
         try:
-            pretty = json.dumps(json.loads(text), ensure_ascii=False, indent=2)
+            pretty_text = _json(json.loads(text))
         except (ValueError, RecursionError):
-            pretty = None
-    if pretty is None:
+            pretty_text = None
+    if pretty_text is None:
         return Syntax(visible(text), "json", theme=SYNTAX_THEME, word_wrap=True, line_numbers=True, background_color="default"), (
             truncated or "not valid JSON: shown as the file's text"
         )
-    return Syntax(visible(pretty), "json", theme=SYNTAX_THEME, word_wrap=True, line_numbers=True, background_color="default"), None
+    return Syntax(visible(pretty_text), "json", theme=SYNTAX_THEME, word_wrap=True, line_numbers=True, background_color="default"), None
 
 
 def salvage_view(step: Any, data: bytes, salv: Any) -> Text:
@@ -266,6 +265,8 @@ def salvage_view(step: Any, data: bytes, salv: Any) -> Text:
     if salv is None:
         t.append("(nothing to salvage)\n", style="italic")
         return t
+    for line in salvage_notes(salv):
+        t.append(line + "\n", style="italic yellow")
     if salv.json is not None:
         t.append("JSON " + ("(complete)" if salv.json_complete else "that parsed before the error") + ":\n", style="bold")
         shown, trunc = capped(_json(salv.json), 20_000)

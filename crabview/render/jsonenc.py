@@ -1,0 +1,184 @@
+"""The one JSON encoder for everything crabview writes as JSON.
+
+``--json`` output of every command, ``tail --json``, the exports and the
+mount's ``.json``/``.jsonl`` files all come from ``dumps`` (or ``pretty``
+for the capped, human-facing renderings), so they cannot drift apart.
+
+Inert: every character ``safe.visible`` would touch (C0 and C1 controls,
+DEL, bidi and invisible format characters, lone surrogates) is written as
+a ``\\uXXXX`` escape. The document stays valid JSON that decodes to the
+same values, and shows nothing raw in a terminal.
+
+Never recursive: msgspec encodes in C (it refuses very deep values and
+lone surrogates); what it refuses goes through an explicit-stack encoder
+with the same layout.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+import msgspec
+
+from .safe import _C1, _INVISIBLE
+
+# json.dumps already escapes C0 controls (so \t and \n never appear raw
+# inside a string; outside strings JSON is plain ASCII). What it leaves
+# raw and we escape: DEL, C1, bidi/invisible format characters, surrogates.
+_JSON_UNSAFE = re.compile(f"[\x7f{re.escape(_C1 + _INVISIBLE)}\ud800-\udfff]")
+
+_MSGSPEC_ENCODE = msgspec.json.Encoder().encode
+_MSGSPEC_FORMAT = msgspec.json.format
+_STR = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C, no ASCII escaping
+
+DEPTH_MARK = "… deeper nesting not shown (depth cap {cap})"
+
+
+def _uescape(mt: re.Match[str]) -> str:
+    return f"\\u{ord(mt.group(0)):04x}"
+
+
+def inert_json(text: str) -> str:
+    """A JSON text with every unsafe character written as a ``\\uXXXX`` escape."""
+    if _JSON_UNSAFE.search(text) is None:
+        return text
+    return _JSON_UNSAFE.sub(_uescape, text)
+
+
+def _scalar(v: Any) -> str:
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, str):
+        return _STR(v)
+    if isinstance(v, int):
+        try:
+            return int.__repr__(v)
+        except ValueError:  # past CPython's int→str digit limit
+            return _STR(f"<integer of {v.bit_length():,} bits>")
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "NaN"
+        if math.isinf(v):
+            return "Infinity" if v > 0 else "-Infinity"
+        return float.__repr__(v)
+    return _STR(repr(v))
+
+
+class _Capped(Exception):
+    pass
+
+
+def _builtins(v: Any) -> Any:
+    if isinstance(v, msgspec.Struct):
+        try:
+            return msgspec.to_builtins(v)
+        except (RecursionError, TypeError, ValueError):
+            return repr(v)
+    return v
+
+
+def encode_iterative(
+    value: Any,
+    indent: int | None = None,
+    max_depth: int | None = None,
+    max_chars: int | None = None,
+    spaced: bool = False,
+) -> tuple[str, bool]:
+    """JSON text of ``value`` with an explicit stack (any depth).
+
+    Layout matches msgspec: compact ``,``/``:`` without ``indent``, and
+    ``json.dumps(indent=n)``'s with it.
+    Containers deeper than ``max_depth`` become a visible marker string;
+    output stops near ``max_chars``; ``spaced`` gives json.dumps' default
+    ``, ``/``: `` separators to compact output. Returns (text, capped).
+    """
+    out: list[str] = []
+    size = 0
+    # compact like msgspec (",", ":"); indented like json.dumps(indent=n)
+    item_sep, key_sep = ",", (":" if indent is None else ": ")
+    if spaced and indent is None:
+        item_sep, key_sep = ", ", ": "
+
+    def put(s: str) -> None:
+        nonlocal size
+        out.append(s)
+        size += len(s)
+        if max_chars is not None and size > max_chars:
+            raise _Capped
+
+    def nl(depth: int) -> str:
+        return "\n" + " " * (indent * depth) if indent is not None else ""
+
+    # stack entries: (iterator over (key|None, value), is_obj, depth, first)
+    stack: list[list[Any]] = []
+
+    def open_value(v: Any, depth: int) -> None:
+        v = _builtins(v)
+        if isinstance(v, (dict, list, tuple)):
+            if not v:
+                put("{}" if isinstance(v, dict) else "[]")
+                return
+            if max_depth is not None and depth >= max_depth:
+                put(_STR(DEPTH_MARK.format(cap=max_depth)))
+                return
+            is_obj = isinstance(v, dict)
+            put("{" if is_obj else "[")
+            it = iter(v.items()) if is_obj else iter(v)
+            stack.append([it, is_obj, depth + 1, True])
+            return
+        put(_scalar(v))
+
+    capped = False
+    try:
+        open_value(value, 0)
+        while stack:
+            top = stack[-1]
+            it, is_obj, depth, first = top
+            try:
+                nxt = next(it)
+            except StopIteration:
+                stack.pop()
+                put(nl(depth - 1) + ("}" if is_obj else "]"))
+                continue
+            put(("" if first else item_sep) + nl(depth))
+            top[3] = False
+            if is_obj:
+                k, v = nxt
+                put((_STR(k) if isinstance(k, str) else _STR(str(k))) + key_sep)
+            else:
+                v = nxt
+            open_value(v, depth)
+    except _Capped:
+        capped = True
+    return "".join(out), capped
+
+
+def dumps(value: Any, indent: int | None = None) -> str:
+    """Inert JSON of any value (complete, never raises, never recursive)."""
+    try:
+        raw = _MSGSPEC_ENCODE(value)
+        if indent:
+            raw = _MSGSPEC_FORMAT(raw, indent=indent)
+        text = raw.decode("utf-8")
+    except (TypeError, ValueError, UnicodeError, OverflowError, RecursionError, msgspec.EncodeError):
+        text, _ = encode_iterative(value, indent)
+    return inert_json(text)
+
+
+def pretty(value: Any, indent: int | None = 2, max_depth: int = 200, max_chars: int = 1_000_000) -> str:
+    """Capped, inert JSON for people (pretty with ``indent``): deeper
+    nesting becomes a marker, and a long rendering ends with a visible note."""
+    text, capped = encode_iterative(value, indent, max_depth=max_depth, max_chars=max_chars, spaced=True)
+    if capped:
+        text += f"\n… rendering cut at {max_chars:,} characters (the rest of the value is not shown)"
+    return inert_json(text)
+
+
+__all__ = ["inert_json", "dumps", "pretty", "encode_iterative", "DEPTH_MARK"]
