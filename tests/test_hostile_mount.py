@@ -12,22 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from support.capabilities import require_fuse
 from support.hostile import build_hostile_store, raw_controls, snapshot
 from test_fuse import force_unmount, start_foreground, stop
 
 pytestmark = pytest.mark.fuse
 
 
-def _need_fuse() -> None:
-    if not (os.path.exists("/dev/fuse") and shutil.which("fusermount3")):
-        if os.environ.get("CI") == "true":
-            pytest.fail("FUSE is required under CI")
-        pytest.skip("needs FUSE: /dev/fuse and fusermount3")
 
 
 @pytest.fixture(scope="module")
 def hmount(tmp_path_factory: pytest.TempPathFactory):
-    _need_fuse()
+    require_fuse()
     base = tmp_path_factory.mktemp("hostile-mount")
     h = build_hostile_store(base)
     mp = base / "mnt"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from support.capabilities import require_tmux
 from support.hostile import CLICK_SCREENSHOT, build_hostile_store, drop_dac_powers
 from tui_support import SIZE, fixed_app, see, wait_for
 
@@ -91,11 +92,6 @@ def test_unreadable_sessions_dir_is_a_status_line_message(tmp_path: Path) -> Non
 # --- a real terminal ---------------------------------------------------------------------
 
 
-def _need_tmux() -> None:
-    if shutil.which("tmux") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("tmux is required under CI")
-        pytest.skip("tmux is not installed")
 
 
 def _tmux(*args: str) -> str:
@@ -111,7 +107,7 @@ def _wait(pred, timeout: float = 20.0, what: str = "") -> None:
 
 
 def test_tmux_hostile_store_no_raw_escapes_palette_literal_and_sigterm_restores(hostile, tmp_path: Path) -> None:
-    _need_tmux()
+    require_tmux()
     session = f"crabview-hostile-{os.getpid()}"
     pidfile = tmp_path / "pid"
     cmd = f"echo $$ > {pidfile}; exec {sys.executable} -m crabview {hostile.root}"
