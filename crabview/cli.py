@@ -42,7 +42,12 @@ def _open_store(root: str | None) -> Store:
 
 
 def _session_target(session: str, root: str | None) -> tuple[Store, str]:
-    """SESSION may be a session directory or a slug under ROOT."""
+    """SESSION may be a session directory or a slug under ROOT.
+
+    A directory is taken by its real location (``layout.resolve``), so
+    ``.``, ``..``, a relative slug typed inside ``sessions/`` and symlinked
+    paths all find the store's root and memory.db.
+    """
     p = Path(session).expanduser()
     if p.exists() and not p.is_dir():
         _fail(f"{session}: not a session directory (it is a file; sessions are directories under sessions/)")
@@ -52,14 +57,8 @@ def _session_target(session: str, root: str | None) -> tuple[Store, str]:
         except StoreError as e:
             _fail(str(e))
         if layout.session is None:
-            if (p / "meta").exists() or p.parent.name == "sessions":
-                from .store.layout import StoreLayout
-
-                rootp = p.parent.parent if p.parent.name == "sessions" else None
-                layout = StoreLayout(root=rootp, sessions_dir=p.parent, session=p.name)
-            else:
-                _fail(f"{session}: not a session directory (no meta, no step- files)")
-        return Store(layout), layout.session  # type: ignore[return-value]
+            _fail(f"{session}: not a session directory (no meta, no step- files, not under sessions/)")
+        return Store(layout), layout.session
     store = _open_store(root)
     if not (store.sessions_dir / session).is_dir():
         _fail(f"no session {session!r} under {store.sessions_dir}")

@@ -191,15 +191,18 @@ def turn(w: DaemonWriter, slug: str, rng: random.Random, i: int, agent: str = ""
         ),
     )
     out = f"{tool} ok: {rng.randrange(3, 90)} lines\n" + "\n".join(f"  line {k}: ..." for k in range(3))
-    w.append(slug, m.HistoryEntry(message=m.Message("tool", [m.ToolResultBlock(call_id, out, False)])))
+    # the daemon names the tool in its result and never writes `is_error`
+    w.append(slug, m.HistoryEntry(message=m.Message("tool", [m.ToolResultBlock(call_id, out, name=tool)])))
     w.append(slug, m.ToolResultEvent(call_id, rng.randrange(40, 4000), w.tick(2)))
     w.append(slug, m.HistoryEntry(agent=agent, message=m.Message("assistant", [m.TextBlock(_ANSWERS[i % len(_ANSWERS)])])))
     p = rng.randrange(2_000, 30_000)
     c = rng.randrange(100, 1_500)
     hit = rng.randrange(0, p // 2)
+    # a provider that reports reasoning tokens gets them written (every other turn here)
+    details = m.CompletionTokensDetails(reasoning_tokens=c // 3) if i % 2 else None
     w.append(
         slug,
-        m.DoneEvent("deepseek-chat", 2, "end_turn", m.Usage(p, c, p + c, hit, p - hit), w.tick(1)),
+        m.DoneEvent("deepseek-chat", 2, "end_turn", m.Usage(p, c, p + c, details, hit, p - hit), w.tick(1)),
     )
     w.touch_meta(slug)
 

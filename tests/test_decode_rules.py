@@ -182,10 +182,11 @@ def test_duplicate_in_free_form_input_last_wins() -> None:
     assert d.value.message.content[0].input == {"a": 3, "b": {"c": 2}}
 
 
-def test_duplicate_in_free_form_tool_result_content_last_wins() -> None:
+def test_tool_result_content_is_not_free_form() -> None:
+    # FORMAT.md 5 (changed 2026-12-01): a string or a list of blocks, so an
+    # object fails whatever its keys
     d = verdict(entry_with_block(b'{"type":"tool_result","tool_use_id":"i","content":{"k":"first","k":"last"}}'))
-    assert d.kind == ENTRY
-    assert d.value.message.content[0].content == {"k": "last"}
+    assert d.kind == BAD
 
 
 def test_duplicate_in_free_form_image_source_last_wins() -> None:
@@ -202,14 +203,14 @@ def test_duplicate_in_free_form_image_source_last_wins() -> None:
     [
         (b'["tool_result","c1",12,"ts"]', m.ToolResultEvent("c1", 12, "ts")),
         (b'["user_steered","x","t"]', m.UserSteeredEvent("x", "t")),
-        (b'["done","m",1,"end",[1,2,3],"t"]', m.DoneEvent("m", 1, "end", m.Usage(1, 2, 3), "t")),
-        (b'["done","m",1,"end",[1,2,3,4],"t"]', m.DoneEvent("m", 1, "end", m.Usage(1, 2, 3, 4), "t")),
-        (b'["done","m",1,"end",[1,2,3,4,5],"t"]', m.DoneEvent("m", 1, "end", m.Usage(1, 2, 3, 4, 5), "t")),
+        # Usage's fields have no defaults: its array form needs all six
+        (b'["done","m",1,"end",[1,2,3,null,null,null],"t"]', m.DoneEvent("m", 1, "end", m.Usage(1, 2, 3), "t")),
+        (b'["done","m",1,"end",[1,2,3,[7],4,5],"t"]', m.DoneEvent("m", 1, "end", m.Usage(1, 2, 3, m.CompletionTokensDetails(7), 4, 5), "t")),
         # ToolCall as an array, trailing `arguments` (defaulted) left out
         (b'["tool_start",[["c1","shell"]],"t"]', m.ToolStartEvent([m.ToolCall("c1", "shell")], "t")),
         (b'["tool_start",[["c1","shell","{}"]],"t"]', m.ToolStartEvent([m.ToolCall("c1", "shell", "{}")], "t")),
         # an Event object holding an array-form Usage
-        (done_with_usage(b"[1,2,3]"), m.DoneEvent("m", 1, "end", m.Usage(1, 2, 3), "t")),
+        (done_with_usage(b"[1,2,3,null,null,null]"), m.DoneEvent("m", 1, "end", m.Usage(1, 2, 3), "t")),
         # Entry ["agent", {message}], Message ["role", [blocks]], block ["type", ...]
         (b'["", {"role":"user","content":[]}]', m.HistoryEntry(message=m.Message("user", []))),
         (b'["guest", ["assistant", [["text","hi"]]]]', m.HistoryEntry(agent="guest", message=m.Message("assistant", [m.TextBlock("hi")]))),
@@ -221,7 +222,7 @@ def test_duplicate_in_free_form_image_source_last_wins() -> None:
         (entry_with_block(b'["thinking","hmm","sig"]'), m.HistoryEntry(message=m.Message("assistant", [m.ThinkingBlock("hmm", "sig")]))),
         (entry_with_block(b'["tool_use","i","n",{"a":1}]'), m.HistoryEntry(message=m.Message("assistant", [m.ToolUseBlock("i", "n", {"a": 1})]))),
         (entry_with_block(b'["tool_result","i","out"]'), m.HistoryEntry(message=m.Message("assistant", [m.ToolResultBlock("i", "out")]))),
-        (entry_with_block(b'["tool_result","i","out",true]'), m.HistoryEntry(message=m.Message("assistant", [m.ToolResultBlock("i", "out", True)]))),
+        (entry_with_block(b'["tool_result","i","out","shell"]'), m.HistoryEntry(message=m.Message("assistant", [m.ToolResultBlock("i", "out", "shell")]))),
         (entry_with_block(b'["image",{"u":1}]'), m.HistoryEntry(message=m.Message("assistant", [m.ImageBlock({"u": 1})]))),
     ],
 )
@@ -245,12 +246,15 @@ def test_array_forms_decode(data: bytes, expected: object) -> None:
         entry_with_block(b'["text","hi","extra"]'),
         entry_with_block(b'["tool_result","i","out",true,1]'),
         done_with_usage(b"[1,2,3,4,5,6]"),
+        done_with_usage(b"[1,2,3,null,null,null,null]"),
         b'["tool_start",[["c1","shell","{}","x"]],"t"]',
         # too few required items
         b'["tool_result","c1",12]',
         b'[""]',
         b"[]",
         done_with_usage(b"[1,2]"),
+        done_with_usage(b"[1,2,3]"),
+        done_with_usage(b"[1,2,3,null,4]"),
         entry_with_block(b'["text"]'),
         entry_with_block(b'["tool_use","i","n"]'),  # free-form input must be present
         # the tag must come first in an Event array
@@ -294,7 +298,7 @@ def test_compact_like_array_is_not_a_compact_but_may_be_an_entry() -> None:
         # free-form fields take null but must be present
         (entry_with_block(b'{"type":"tool_use","id":"i","name":"n","input":null}'), ENTRY),
         (entry_with_block(b'{"type":"tool_use","id":"i","name":"n"}'), BAD),
-        (entry_with_block(b'{"type":"tool_result","tool_use_id":"i","content":null}'), ENTRY),
+        (entry_with_block(b'{"type":"tool_result","tool_use_id":"i","content":null}'), BAD),  # a string or blocks
         (entry_with_block(b'{"type":"tool_result","tool_use_id":"i"}'), BAD),
         (entry_with_block(b'{"type":"image","source":null}'), ENTRY),
         (entry_with_block(b'{"type":"image"}'), BAD),
@@ -325,10 +329,10 @@ def test_option_null_and_missing_give_none_and_default_gives_empty() -> None:
         (b'{"message":{"content":[]}}', BAD),
         (b'{"message":{"role":7,"content":[]}}', BAD),
         (entry_with_block(b'{"text":"no type"}'), BAD),
-        # a tool result's content may be a string or a list of blocks (free-form)
+        # a tool result's content is a string or a list of blocks; is_error is an unknown key
         (entry_with_block(b'{"type":"tool_result","tool_use_id":"i","content":[{"type":"text","text":"x"}]}'), ENTRY),
-        (entry_with_block(b'{"type":"tool_result","tool_use_id":"i","content":"o","is_error":"yes"}'), BAD),
-        (entry_with_block(b'{"type":"tool_result","tool_use_id":"i","content":"o","is_error":1}'), BAD),
+        (entry_with_block(b'{"type":"tool_result","tool_use_id":"i","content":"o","is_error":"yes"}'), ENTRY),
+        (entry_with_block(b'{"type":"tool_result","tool_use_id":"i","content":"o","is_error":1}'), ENTRY),
         # roles are free strings
         (b'{"message":{"role":"narrator","content":[]}}', ENTRY),
     ],

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from crabview.store import models as m
 from crabview.store.decode import decode_step, decode_step_exact, encode
+from crabview.store.numbers import OutOfRange, parse_number
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -22,26 +23,48 @@ U32 = st.integers(0, 2**32 - 1)
 U64 = st.integers(0, 2**64 - 1)
 text = st.text(max_size=30)
 
+
+
+def serde_reads_as_written(x: float) -> bool:
+    """serde_json's (not correctly rounded) reading of the float's text gives it back."""
+    try:
+        return parse_number(encode(x)) == x
+    except OutOfRange:
+        return False
+
+
 # Free-form JSON. Integers stay within i64/u64 (serde_json turns larger ones
 # into floats, which would not compare equal to the Python int) and floats
-# are finite.
-json_scalar = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False, allow_infinity=False) | text
+# are finite and read back as written by serde_json (the others are
+# tests/test_fidelity_edges.py's business).
+json_scalar = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False).filter(serde_reads_as_written)
+    | text
+)
 json_value = st.recursive(
     json_scalar,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
     max_leaves=12,
 )
 
-blocks = st.one_of(
-    st.builds(m.TextBlock, text),
-    st.builds(m.ThinkingBlock, text, st.none() | text),
-    st.builds(m.ToolUseBlock, text, text, json_value),
-    st.builds(m.ToolResultBlock, text, json_value, st.none() | st.booleans()),
-    st.builds(m.ImageBlock, json_value),
+blocks = st.deferred(
+    lambda: st.one_of(
+        st.builds(m.TextBlock, text),
+        st.builds(m.ThinkingBlock, text, st.none() | text),
+        st.builds(m.ToolUseBlock, text, text, json_value),
+        # content: a string or a list of blocks (which may hold tool results again)
+        st.builds(m.ToolResultBlock, text, text | st.lists(blocks, max_size=3), st.none() | text),
+        st.builds(m.ImageBlock, json_value),
+    )
 )
 messages = st.builds(m.Message, st.sampled_from(["system", "user", "assistant", "tool"]) | text, st.lists(blocks, max_size=4))
 entries = st.builds(m.HistoryEntry, agent=text, message=messages)
-usages = st.builds(m.Usage, U32, U32, U32, st.none() | U32, st.none() | U32)
+usages = st.builds(
+    m.Usage, U32, U32, U32, st.none() | st.builds(m.CompletionTokensDetails, st.none() | U32), st.none() | U32, st.none() | U32
+)
 events = st.one_of(
     st.builds(m.ToolStartEvent, st.lists(st.builds(m.ToolCall, text, text, text), max_size=3), text),
     st.builds(m.ToolResultEvent, text, U64, text),

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..store import models as m
 from .jsonenc import pretty
 from .safe import one_line, visible
-from .text import RENDER_CAP, KIND_GLYPH, ToolIndex, content_text, role_of, summary
+from .text import RENDER_CAP, KIND_GLYPH, ToolIndex, content_text, result_name, role_of, summary
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..store.session import Session, StepFile
@@ -48,7 +48,6 @@ h1 { font-size: 1.4rem; margin: 0 0 .5rem; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; background: var(--code); padding: .4rem .6rem; border-radius: 4px;
   font: 12.5px/1.4 ui-monospace, SFMono-Regular, Menlo, monospace; margin: .3rem 0; }
 details { margin: .25rem 0; } summary { cursor: pointer; color: var(--muted); font-size: .88rem; }
-details.tool-result.error summary { color: var(--bad); }
 .divider { display: flex; align-items: center; gap: .6rem; margin: 1.2rem 0 .6rem; color: var(--muted); font-size: .85rem; }
 .divider::before, .divider::after { content: ""; flex: 1; border-top: 2px solid var(--line); }
 .divider.replay { color: var(--assistant); }
@@ -80,13 +79,11 @@ def _block(b: Any, tools: ToolIndex) -> str:
             f"<code>{esc(one_line(b.id, 60))}</code></summary><pre>{esc(_json(b.input))}</pre></details>"
         )
     if t is m.ToolResultBlock:
-        name = tools.name_of(b.tool_use_id)
+        name = result_name(b, tools)
         label = f" of <b>{esc(one_line(name, 80))}</b>" if name else ""
-        err = " error" if b.is_error else ""
-        errlabel = " · <b>error</b>" if b.is_error else ""
         return (
-            f'<details class="tool-result{err}"><summary>tool result{label} <code>{esc(one_line(b.tool_use_id, 60))}</code>'
-            f"{errlabel}</summary><pre>{esc(content_text(b.content))}</pre></details>"
+            f'<details class="tool-result"><summary>tool result{label} <code>{esc(one_line(b.tool_use_id, 60))}</code>'
+            f"</summary><pre>{esc(content_text(b.content))}</pre></details>"
         )
     if t is m.ImageBlock:
         return f'<div class="text"><i>[image]</i> <code>{esc(one_line(_json(b.source), 120))}</code></div>'

@@ -109,19 +109,36 @@ def _args_short(inp: Any, width: int = 60) -> str:
 
 
 def content_text(c: Any, indent: int | None = None) -> str:
-    """A tool result's free-form content as text: text blocks as their text,
-    anything else as JSON (pretty with ``indent``)."""
+    """A tool result's content as text: a string as it is; a list of blocks
+    as text blocks' text and nested tool results' content, in order, with
+    any other block as JSON (pretty with ``indent``). Iterative: results
+    can nest results."""
     if isinstance(c, str):
         return c
-    if isinstance(c, list):
-        out = []
-        for b in c:
-            if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str):
-                out.append(b["text"])
+    out: list[str] = []
+    stack = list(reversed(c)) if isinstance(c, list) else [c]
+    while stack:
+        b = stack.pop()
+        t = type(b)
+        if t is m.TextBlock:
+            out.append(b.text)
+        elif t is m.ToolResultBlock:
+            if isinstance(b.content, str):
+                out.append(b.content)
             else:
-                out.append(_json(b, indent))
-        return "\n".join(out)
-    return _json(c, indent)
+                stack.extend(reversed(b.content))
+        elif isinstance(b, str):
+            out.append(b)
+        else:
+            out.append(_json(msgspec.to_builtins(b) if isinstance(b, msgspec.Struct) else b, indent))
+    return "\n".join(out)
+
+
+def result_name(b: "m.ToolResultBlock", tools: "ToolIndex | None") -> str | None:
+    """The tool a result belongs to: its own ``name``, else its call's."""
+    if b.name:
+        return b.name
+    return tools.name_of(b.tool_use_id) if tools else None
 
 
 def block_summary(b: Any, tools: ToolIndex | None = None) -> str:
@@ -133,10 +150,9 @@ def block_summary(b: Any, tools: ToolIndex | None = None) -> str:
     if t is m.ToolUseBlock:
         return f"→ {one_line(b.name, 40)}({_args_short(b.input)})"
     if t is m.ToolResultBlock:
-        name = tools.name_of(b.tool_use_id) if tools else None
-        err = " ERROR" if b.is_error else ""
+        name = result_name(b, tools)
         label = f"{one_line(name, 40)} " if name else ""
-        return f"← {label}result{err}: {one_line(content_text(b.content), 80)}"
+        return f"← {label}result: {one_line(content_text(b.content), 80)}"
     if t is m.ImageBlock:
         return "[image]"
     return one_line(repr(b), 60)
@@ -191,10 +207,9 @@ def block_text(b: Any, tools: ToolIndex | None = None) -> str:
     if t is m.ToolUseBlock:
         return f"[tool_use {one_line(b.name)} id={one_line(b.id)}]\n{visible(_json(b.input, 2))}"
     if t is m.ToolResultBlock:
-        name = tools.name_of(b.tool_use_id) if tools else None
+        name = result_name(b, tools)
         label = f" of {one_line(name)}" if name else ""
-        err = " ERROR" if b.is_error else ""
-        return f"[tool_result{label} id={one_line(b.tool_use_id)}{err}]\n{visible(content_text(b.content))}"
+        return f"[tool_result{label} id={one_line(b.tool_use_id)}]\n{visible(content_text(b.content))}"
     if t is m.ImageBlock:
         return f"[image] {one_line(_json(b.source, cap=1000), 120)}"
     return visible(repr(b))
@@ -229,6 +244,9 @@ def step_text(step: "StepFile", tools: ToolIndex | None = None, archive: str | N
             f"done at {visible(v.ts)}: model {visible(v.model)}, {v.iterations} iterations, stop: {visible(v.stop_reason)}",
             f"  prompt {fmt_int(u.prompt_tokens)} · completion {fmt_int(u.completion_tokens)} · total {fmt_int(u.total_tokens)}",
         ]
+        reasoning = u.completion_tokens_details.reasoning_tokens if u.completion_tokens_details is not None else None
+        if reasoning is not None:
+            lines.append(f"  reasoning {fmt_int(reasoning)} of the completion tokens")
         if u.prompt_cache_hit_tokens is not None or u.prompt_cache_miss_tokens is not None:
             lines.append(f"  cache hit {fmt_int(u.prompt_cache_hit_tokens or 0)} · miss {fmt_int(u.prompt_cache_miss_tokens or 0)}")
         return "\n".join(lines)
@@ -334,10 +352,9 @@ def _md_block(b: Any, tools: ToolIndex) -> str:
     if t is m.ToolUseBlock:
         return f"**tool call** {_code(b.name)} ({_code(b.id)})\n\n{_fenced(_json(b.input, 2), 'json')}"
     if t is m.ToolResultBlock:
-        name = tools.name_of(b.tool_use_id)
+        name = result_name(b, tools)
         label = f" of {_code(name)}" if name else ""
-        err = " **(error)**" if b.is_error else ""
-        return f"**tool result**{label} ({_code(b.tool_use_id)}){err}\n\n{_fenced(content_text(b.content))}"
+        return f"**tool result**{label} ({_code(b.tool_use_id)})\n\n{_fenced(content_text(b.content))}"
     if t is m.ImageBlock:
         return "*[image]*"
     return _md(repr(b))

@@ -4,11 +4,14 @@ Fast path: msgspec decodes the bytes straight into the typed model, then
 re-encodes it; if the bytes come back identical, the file is in the
 canonical form the daemon writes (compact JSON, known keys once each, in
 order, no arrays standing in for structs), and for such a file msgspec's
-verdict and serde's provably agree. Two gaps remain, both only inside
-free-form payloads (tool input, tool result content, image source), which
-are walked: nesting depth (msgspec has no 127 limit) and integers past
-u64/i64 (serde_json reads them as f64, or fails past f64's range; msgspec
-keeps them exact). Such files take the exact path.
+verdict and serde's provably agree. Three gaps remain, all only inside
+free-form payloads (tool input, image source, also inside a tool result's
+blocks), which are walked: nesting depth (msgspec has no 127 limit),
+integers past u64/i64 (serde_json reads them as f64, or fails past f64's
+range; msgspec keeps them exact), and floats (serde_json's arithmetic is
+not correctly rounded, msgspec's is: each float is re-read the serde_json
+way). Such files take the exact path. Floats elsewhere never reach the
+fast path: every other number is a typed integer field.
 
 Exact path: everything else goes through ``jsonparse`` + ``serde``, which
 follow FORMAT.md 5.1 rule by rule and say why and where a file fails.
@@ -23,6 +26,7 @@ import msgspec
 
 from . import models as m
 from .jsonparse import MAX_DEPTH, JsonError, line_col, parse, to_python
+from .numbers import OutOfRange, parse_number
 from .serde import StepMismatch, explain_mismatch, match_meta, match_step
 
 
@@ -71,47 +75,87 @@ _INT_MAX = (1 << 64) - 1
 _INT_MIN = -(1 << 63)
 
 
-# Nesting above a free-form payload: entry {, message {, content [, block {.
-_PAYLOAD_DEPTH = 4
+# Nesting of a top-level block: entry {, message {, content [, block {.
+_BLOCK_DEPTH = 4
 
 
-def _payload_ok(v: Any) -> bool:
-    """A free-form payload serde would also accept: shallow enough, no huge ints.
+def _float_ok(x: float) -> bool:
+    """Whether serde_json reads the double msgspec read, from the same text.
 
-    msgspec has no 127-level limit and keeps integers past f64 range as
-    Python ints; serde_json rejects both. Only free-form payloads can hold
-    either (every other field is typed), so only they are walked. The usual
-    payload (a flat object of strings) is settled without the general walk.
+    The bytes round-tripped, so the text in the file is msgspec's encoding
+    of ``x``; serde_json's arithmetic (``numbers.py``) may land on another
+    double, or out of range.
+    """
+    try:
+        return parse_number(_ENCODE(x)) == x
+    except OutOfRange:
+        return False
+
+
+def _payload_ok(v: Any, depth: int) -> bool:
+    """A free-form payload serde would read as msgspec did.
+
+    msgspec has no 127-level limit, keeps integers past u64/i64 exact and
+    rounds floats correctly; serde_json rejects deep nesting, reads big
+    integers as f64 and has its own float arithmetic. Only free-form
+    payloads can hold any of these (every other field is typed), so only
+    they are walked. The usual payload (a flat object of strings) is
+    settled without the general walk. ``depth`` is the payload's container
+    depth if it is one.
     """
     t = type(v)
+    if t is str or t is bool or v is None:
+        return True
     if t is dict:
         for y in v.values():
             ty = type(y)
-            if ty is not str and ty is not bool and ty is not float and y is not None:
-                return _payload_walk(v)
-        return True
-    if t is int:
-        return _INT_MIN <= v <= _INT_MAX
-    if t is list:
-        return _payload_walk(v)
-    return True
+            if ty is not str and ty is not bool and y is not None:
+                return _payload_walk(v, depth)
+        return depth <= MAX_DEPTH
+    return _payload_walk(v, depth)
 
 
-def _payload_walk(v: Any) -> bool:
-    stack = [(v, _PAYLOAD_DEPTH)]
+def _payload_walk(v: Any, depth: int) -> bool:
+    stack = [(v, depth - 1)]
     pop, push = stack.pop, stack.append
     while stack:
-        x, depth = pop()
+        x, d = pop()
         t = type(x)
         if t is int:
             if x > _INT_MAX or x < _INT_MIN:
                 return False
+        elif t is float:
+            if not _float_ok(x):
+                return False
         elif t is dict or t is list:
-            depth += 1
-            if depth > MAX_DEPTH:
+            d += 1
+            if d > MAX_DEPTH:
                 return False
             for y in x.values() if t is dict else x:
-                push((y, depth))
+                push((y, d))
+    return True
+
+
+def _blocks_ok(blocks: list, depth: int = _BLOCK_DEPTH) -> bool:
+    """Every payload in these blocks (and in tool results' blocks) is fine,
+    and no block sits deeper than serde_json's limit. Iterative: tool
+    results can nest blocks in blocks."""
+    stack = [(blocks, depth)]
+    while stack:
+        items, d = stack.pop()
+        if d > MAX_DEPTH:
+            return False
+        for block in items:
+            t = type(block)
+            if t is _ToolUse:
+                if not _payload_ok(block.input, d + 1):
+                    return False
+            elif t is _ToolResult:
+                if type(block.content) is list:
+                    stack.append((block.content, d + 2))  # content [, block {
+            elif t is _Image:
+                if not _payload_ok(block.source, d + 1):
+                    return False
     return True
 
 
@@ -134,18 +178,8 @@ def decode_fast(data: bytes) -> Any:
         return None
     if _ENCODE(value) != data:
         return None
-    if type(value) is _HistoryEntry:
-        for block in value.message.content:
-            t = type(block)
-            if t is _ToolUse:
-                if not _payload_ok(block.input):
-                    return None
-            elif t is _ToolResult:
-                if not _payload_ok(block.content):
-                    return None
-            elif t is _Image:
-                if not _payload_ok(block.source):
-                    return None
+    if type(value) is _HistoryEntry and not _blocks_ok(value.message.content):
+        return None
     return value
 
 

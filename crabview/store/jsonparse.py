@@ -7,7 +7,8 @@ normal JSON parser throws away but serde's derive code looks at:
 - every key of an object, duplicates included, in order (``JObj.pairs``);
 - the kind of every number: an ``int`` is what serde_json calls U64/I64,
   a ``float`` is F64 (``-0``, integers past u64/i64, anything with a
-  fraction or exponent);
+  fraction or exponent), with the value serde_json's own (not correctly
+  rounded) arithmetic gives it (``numbers.py``);
 - byte offsets of every value, so errors found later (a wrong type deep
   inside a message) can still point at the bytes.
 
@@ -16,7 +17,7 @@ Two modes mirror serde_json's two ways of reading:
 - ``strict=True``: everything is validated as it is read, as when serde
   buffers a whole document into its ``Content`` type (what the untagged
   ``StepLine`` enum does): invalid UTF-8, lone surrogate escapes and numbers
-  out of f64 range anywhere are errors, and nesting stops at 127.
+  serde_json finds out of range anywhere are errors, and nesting stops at 127.
 - ``strict=False``: serde_json deserializing a struct directly (what the
   daemon does with ``meta``) skips unknown keys' values without validating
   their strings or numbers, and without a depth limit. Such values are kept
@@ -31,9 +32,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .numbers import OutOfRange, parse_number
+
 MAX_DEPTH = 127  # serde_json's recursion limit (128) is hit by the 128th open bracket
-U64_MAX = (1 << 64) - 1
-I64_MIN = -(1 << 63)
 
 _WS = re.compile(rb"[ \t\n\r]*")
 _STR_SIMPLE = re.compile(rb'"([^"\\\x00-\x1f]*)"')
@@ -275,23 +276,15 @@ class _Parser:
                     raise self.fail("EOF while parsing a value", self.n)
                 raise self.fail("invalid number", bad)
         text = m.group(0)
-        if m.group(1) is None and m.group(2) is None:
-            if text == b"-0":
-                return -0.0, end
-            # Past 20 digits it cannot fit u64/i64; and int() refuses over
-            # 4300 digits (CPython's limit), which serde_json simply reads.
-            if len(text) <= 21:
-                v = int(text)
-                if (v >= 0 and v <= U64_MAX) or (v < 0 and v >= I64_MIN):
-                    return v, end
-            f = float(text)  # serde_json falls back to f64 past u64/i64
-        else:
-            f = float(text)
-        if f in (float("inf"), float("-inf")):
+        if m.group(1) is None and m.group(2) is None and len(text) <= 19:
+            return (-0.0 if text == b"-0" else int(text)), end  # fits i64/u64: the usual case
+        try:
+            # serde_json's own arithmetic, not Python's correctly rounded float()
+            return parse_number(text), end
+        except OutOfRange:
             if self.strict:
-                raise self.fail("number out of range", pos)
+                raise self.fail("number out of range", pos) from None
             return BadNum(text.decode("ascii"), "number out of range", pos), end
-        return f, end
 
     def key(self, pos: int, container_start: int) -> tuple[Any, int, int]:
         """Parse `"key" :` at pos; returns (key, key_offset, position after colon + ws)."""

@@ -140,25 +140,53 @@ def _looks_like_session(p: Path) -> bool:
     return False
 
 
+def real_location(path: str | os.PathLike[str]) -> Path:
+    """An absolute, real location for what the user typed (``.``, ``..``,
+    relative, through symlinks), so that the root, memory.db and the slug
+    come from the place itself, not from the spelling.
+
+    One symlink is kept as it is: a session directory that is a symlink
+    inside a ``sessions/`` directory. The daemon knows that session by the
+    link's name (and its listing skips it), so resolving it would lose the
+    slug and the store it belongs to.
+    """
+    p = Path(path).expanduser()
+    if p.name in ("", ".", ".."):  # nothing to keep: "." "../.." "/"
+        return Path(os.path.realpath(p))
+    parent = Path(os.path.realpath(p.parent))
+    here = parent / p.name
+    if parent.name == "sessions" and here.is_symlink():
+        return here
+    return Path(os.path.realpath(here))
+
+
 def resolve(path: str | os.PathLike[str] | None) -> StoreLayout:
-    """Resolve what the user pointed at (FORMAT.md 1). Raises StoreError."""
-    p = Path(path).expanduser() if path is not None else default_root()
-    if not p.exists():
-        raise StoreError(f"{p}: no such file or directory")
-    if not p.is_dir():
-        raise StoreError(f"{p}: not a directory")
-    if not os.access(p, os.R_OK | os.X_OK):
-        raise StoreError(f"{p}: permission denied")
+    """Resolve what the user pointed at (FORMAT.md 1). Raises StoreError.
+
+    The path is made absolute and real first (``real_location``); errors
+    still name it as the user wrote it.
+    """
+    given = Path(path).expanduser() if path is not None else default_root()
+    if not given.exists():
+        raise StoreError(f"{given}: no such file or directory")
+    if not given.is_dir():
+        raise StoreError(f"{given}: not a directory")
+    if not os.access(given, os.R_OK | os.X_OK):
+        raise StoreError(f"{given}: permission denied")
+    p = real_location(given)
     if (p / "sessions").is_dir():
         return StoreLayout(root=p, sessions_dir=p / "sessions")
+    parent = p.parent
+    if parent.name == "sessions" and parent != p:
+        # Directly under sessions/: a session, whatever it holds (an empty
+        # one is a session whose meta is missing, to the daemon).
+        return StoreLayout(root=parent.parent, sessions_dir=parent, session=p.name)
     if _looks_like_session(p):
-        parent = p.parent
-        root = parent.parent if parent.name == "sessions" else None
-        return StoreLayout(root=root, sessions_dir=parent, session=p.name)
+        return StoreLayout(root=None, sessions_dir=parent, session=p.name)
     if p.name != "sessions" and not _holds_sessions(p):
         # A mistyped root must not pass `crabview check` as "0 problems".
         raise StoreError(
-            f"{p}: not a crabtalk store (no sessions/ directory, and no session directories holding meta or step- files)"
+            f"{given}: not a crabtalk store (no sessions/ directory, and no session directories holding meta or step- files)"
         )
     root = p.parent if p.name == "sessions" else None
     return StoreLayout(root=root, sessions_dir=p)

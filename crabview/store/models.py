@@ -41,9 +41,15 @@ class ToolUseBlock(msgspec.Struct, tag_field="type", tag="tool_use", gc=False):
 
 
 class ToolResultBlock(msgspec.Struct, tag_field="type", tag="tool_result", omit_defaults=True, gc=False):
+    """A tool's output. ``content`` is untagged: a string, else a list of blocks.
+
+    crabtalk 0.0.22's wire message has no ``is_error``: such a key is unknown
+    and ignored like any other (FORMAT.md 5, changed 2026-12-01).
+    """
+
     tool_use_id: str
-    content: Any
-    is_error: bool | None = None
+    content: ToolResultContent
+    name: str | None = None
 
 
 class ImageBlock(msgspec.Struct, tag_field="type", tag="image", gc=False):
@@ -52,6 +58,8 @@ class ImageBlock(msgspec.Struct, tag_field="type", tag="image", gc=False):
 
 # Order = serde variant index (a tag may also be given as this integer).
 Block = Union[TextBlock, ThinkingBlock, ToolUseBlock, ToolResultBlock, ImageBlock]
+# An untagged enum: serde tries the string first, then the list of blocks.
+ToolResultContent = Union[str, list[Block]]
 BLOCK_TYPES: tuple[type, ...] = (TextBlock, ThinkingBlock, ToolUseBlock, ToolResultBlock, ImageBlock)
 
 
@@ -76,10 +84,15 @@ class ToolCall(msgspec.Struct, omit_defaults=True, gc=False):
     arguments: str = ""
 
 
+class CompletionTokensDetails(msgspec.Struct, omit_defaults=True, gc=False):
+    reasoning_tokens: U32 | None = None
+
+
 class Usage(msgspec.Struct, omit_defaults=True, gc=False):
     prompt_tokens: U32
     completion_tokens: U32
     total_tokens: U32
+    completion_tokens_details: CompletionTokensDetails | None = None
     prompt_cache_hit_tokens: U32 | None = None
     prompt_cache_miss_tokens: U32 | None = None
 
@@ -124,6 +137,11 @@ class LegacyCompact(msgspec.Struct, omit_defaults=True, gc=False):
     title: str = ""
     archived_at: str = ""
 
+
+# Structs whose ``Option`` fields carry no ``#[serde(default)]``: absent or
+# null is fine in a map, but the positional (array) form needs every field
+# (``Usage`` as ``[1, 2, 3]`` fails; FORMAT.md 5.1).
+ARRAY_NEEDS_EVERY_FIELD: frozenset[type] = frozenset({CompletionTokensDetails, Usage})
 
 StepValue = Union[Compact, LegacyCompact, ToolStartEvent, ToolResultEvent, DoneEvent, UserSteeredEvent, HistoryEntry]
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from . import models as m
-from .layout import TMP_MARK, is_utf8_name, step_number
+from .layout import TMP_MARK, U64_MAX, is_utf8_name, step_number
 
 if TYPE_CHECKING:  # pragma: no cover
     from .memory import Memory
@@ -30,6 +30,7 @@ CODES: dict[str, tuple[str, str]] = {
     "memory_unreadable": ("error", "memory.db cannot be read"),
     "lenient_decode": ("info", "the daemon accepts this step only through a serde leniency"),
     "skipped_name": ("warning", "a step- name the daemon never reads (not valid UTF-8)"),
+    "counter_wraps": ("error", "the step counter wraps past u64's end: the next step is written as step-000000"),
 }
 
 
@@ -150,6 +151,18 @@ def session_problems(s: "Session") -> list[Problem]:
                 out.append(problem("step_gap", slug, None, f"{len(missing)} step number(s) missing: {_ranges(missing)}"))
         elif top >= 10_000_000:
             out.append(problem("step_gap", slug, None, f"{top - present} step number(s) missing below {top}"))
+        if top == U64_MAX:
+            # the daemon's `max + 1` wraps (no overflow checks in release builds)
+            out.append(
+                problem(
+                    "counter_wraps",
+                    slug,
+                    numbers[top],
+                    "step number 18446744073709551615 is u64's largest: the daemon's counter wraps to 0, so the next "
+                    "step is written as step-000000 (loaded before every other step) and the ones after it "
+                    "overwrite any step-000001, step-000002, … already there",
+                )
+            )
     return out
 
 

@@ -8,7 +8,11 @@ objects the fast path builds. The rules (FORMAT.md 5 and 5.1):
   required keys must be present) or, except untagged struct variants, an
   array read positionally with trailing defaulted fields optional and no
   extra items;
-- a default covers a missing key, never ``null``; ``Option`` takes both;
+- a default covers a missing key, never ``null``; ``Option`` takes both
+  (in a map; in an array only ``#[serde(default)]`` lets a trailing field
+  be left out, and ``Usage`` has none);
+- untagged enums (a tool result's content) take the first variant that
+  fits;
 - internally tagged enums take a map holding the tag once, or an array
   whose first item is the tag; a tag is the exact variant name, or its
   index as an unsigned integer (serde's variant identifiers accept both);
@@ -125,7 +129,9 @@ class Matcher:
                 if node is None:
                     return None
                 return self.value(inner[0], node, off, path)
-            return self.tagged(inner, node, off, path)
+            if all(isinstance(x, mi.StructType) for x in inner):
+                return self.tagged(inner, node, off, path)
+            return self.untagged(inner, node, off, path)
         if isinstance(t, mi.StructType):
             return self.struct(t, node, off, path)
         raise TypeError(f"no serde rule for {t!r}")  # a model bug, not bad input
@@ -143,6 +149,25 @@ class Matcher:
                 stack.extend(v for _, _, v, _ in n.pairs)
             elif isinstance(n, JArr):
                 stack.extend(n.items)
+
+    def untagged(self, variants: list[Any], node: Any, off: int, path: str) -> Any:
+        """``#[serde(untagged)]``: the first variant that fits wins (a tool
+        result's content: a string, else a list of blocks)."""
+        last: MatchError | None = None
+        for v in variants:
+            attempt = Matcher()
+            try:
+                value = attempt.value(v, node, off, path)
+            except MatchError as e:
+                last = e
+                continue
+            for n in attempt.notes:
+                self.note(n)
+            return value
+        # serde says no more than this; the last variant's reason says where
+        why = f" (as a list of blocks: {last})" if last is not None and isinstance(node, JArr) else ""
+        at = last.offset if last is not None and isinstance(node, JArr) else off
+        raise MatchError(f"data did not match any variant of untagged enum ToolResultContent{why}", at, path)
 
     # -- structs ----------------------------------------------------------
 
@@ -176,10 +201,11 @@ class Matcher:
         if isinstance(node, JArr) and not map_only:
             items = node.items
             got = {}
+            every = t.cls in m.ARRAY_NEEDS_EVERY_FIELD  # Option without #[serde(default)]
             for i, f in enumerate(fields):
                 if i < len(items):
                     got[f.name] = self.value(f.type, items[i], node.offs[i], _join(path, f"[{i}]"))
-                elif f.required:
+                elif f.required or every:
                     raise MatchError(
                         f"invalid length {len(items)}, expected struct {name} with {len(fields)} elements",
                         node.end - 1,

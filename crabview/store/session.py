@@ -421,7 +421,9 @@ class Session:
                 k = step_number(st.name)
                 if k is not None and k > best:
                     best = k
-            n = self._derived["next_step"] = best + 1
+            # `max + 1` in a u64 with overflow checks off (the daemon's
+            # release build): step-18446744073709551615 wraps the counter to 0
+            n = self._derived["next_step"] = (best + 1) % (1 << 64)
         return n
 
     @property

@@ -136,11 +136,11 @@ def decoded_widgets(model: TimelineModel, i: int) -> list[Any]:
                 if call is not None:
                     label.append(f" of {one_line(call[0], 60)}", style="bold blue")
                     label.append(f" (called in {one_line(call[2], 40)})", style="bright_black")
+                elif b.name:
+                    label.append(f" of {one_line(b.name, 60)} (no call with this id)", style="yellow")
                 else:
                     label.append(" of an unknown call", style="yellow")
                 label.append(f"  id={one_line(b.tool_use_id, 60)}", style="bright_black")
-                if b.is_error:
-                    label.append("  ERROR", style="bold red")
                 out.append(Static(label, classes="head"))
                 if call is not None:
                     out.append(Static(Text(f"input: {one_line(_json(call[1]), 200)}", style="bright_black"), classes="plain"))
