@@ -530,6 +530,100 @@ def export(session: str, root: str | None, fmt: str, mode: str | None, output: s
 
 
 
+# --- sql / ship (the store as data) ----------------------------------------------------
+
+
+def _store_args(args: tuple[str, ...]) -> list[tuple[str, Store]]:
+    """STORE arguments: a path, or NAME=PATH to label its rows; none = the default root."""
+    if not args:
+        store = _open_store(None)
+        return [(str(store.layout.root or store.sessions_dir), store)]
+    out: list[tuple[str, Store]] = []
+    seen: dict[str, str] = {}
+    for a in args:
+        name, eq, path = a.partition("=")
+        if eq and name and os.sep not in name and not os.path.exists(a):
+            store = _open_store(path)
+            label = name
+        else:
+            store = _open_store(a)
+            label = str(store.layout.root or store.sessions_dir)
+            if store.layout.session is not None:
+                label = str(store.sessions_dir / store.layout.session)
+        if label in seen:
+            _fail(f"{a}: the label {label!r} is already used by {seen[label]!r}; give each store its own NAME=PATH")
+        seen[label] = a
+        out.append((label, store))
+    return out
+
+
+def _looks_like_store(arg: str) -> bool:
+    name, eq, path = arg.partition("=")
+    return os.path.isdir(os.path.expanduser(arg)) or bool(eq and name and os.sep not in name and os.path.isdir(os.path.expanduser(path)))
+
+
+@main.command()
+@click.argument("args", nargs=-1, metavar="[STORE ...] QUERY")
+@click.option("--json", "as_json", is_flag=True, help="Rows as one JSON array of objects.")
+@click.option("--csv", "as_csv", is_flag=True, help="Rows as CSV with a header line.")
+@click.option("--schema", is_flag=True, help="Print the tables and their columns (no QUERY needed).")
+@click.option("--parquet", "parquet_dir", type=click.Path(file_okay=False), help="Also write every table to DIR/<table>.parquet (never inside a store).")
+def sql(args: tuple[str, ...], as_json: bool, as_csv: bool, schema: bool, parquet_dir: str | None) -> None:
+    """Query one or many stores with SQL (DuckDB, in-process).
+
+    Tables: sessions, steps, tool_calls, turns, compacts, problems; every row
+    carries `store` (the path, or NAME from a NAME=PATH argument) and `slug`.
+    `crabview sql --schema` lists the columns. Exit 2 on a bad query.
+    """
+    if as_json and as_csv:
+        _fail("--json and --csv exclude each other")
+    try:
+        from .data import sql as dsql
+        from .data.output import csv_text, json_text, table_text
+        from .data.tables import build_tables
+    except ImportError as e:  # pragma: no cover - duckdb is a dependency
+        _fail(f"crabview sql needs DuckDB ({e.name}): pip install duckdb")
+    if schema:
+        if as_json:
+            _dump(dsql.schema_json())
+        else:
+            click.echo(dsql.schema_text(), nl=False)
+        return
+    query: str | None = None
+    if args and not (parquet_dir is not None and _looks_like_store(args[-1])):
+        query, args = args[-1], args[:-1]
+    if query is None and parquet_dir is None:
+        _fail("give a QUERY (e.g. crabview sql \"SELECT kind, count(*) FROM steps GROUP BY kind\"), or --schema")
+    stores = _store_args(args)
+    if parquet_dir is not None:
+        target = Path(parquet_dir).expanduser()
+        for _label, st in stores:
+            for forbidden in (st.sessions_dir, st.layout.root):
+                if _inside(target, forbidden):
+                    _fail(f"{parquet_dir}: refusing to write inside the store being inspected ({forbidden})")
+    with Progress("reading sessions") as progress:
+        tables = build_tables(stores, progress)
+    try:
+        con = dsql.connect(tables, parquet_dir)
+    except OSError as e:
+        _fail(f"{parquet_dir}: {e.strerror or e}")
+    if parquet_dir is not None:
+        click.echo(f"wrote {len(dsql.SCHEMA)} tables to {visible(str(Path(parquet_dir).resolve()), multiline=False)}", err=True)
+    if query is None:
+        return
+    try:
+        names, rows = dsql.run_query(con, query)
+    except dsql.QueryError as e:
+        _fail(f"query failed: {e}")
+    if as_json:
+        sys.stdout.write(json_text(names, rows))
+    elif as_csv:
+        sys.stdout.write(csv_text(names, rows))
+    elif names:
+        sys.stdout.write(table_text(names, rows, 60 if sys.stdout.isatty() else 1_000_000))
+    sys.stdout.flush()
+
+
 def run() -> None:  # console-script entry point
     main()
 
