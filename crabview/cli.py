@@ -486,16 +486,18 @@ def _inside(path: Path, parent: Path | None) -> bool:
 @main.command()
 @click.argument("session")
 @click.option("--root", help="Store root when SESSION is a slug.")
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "jsonl"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "jsonl", "otlp"]), default="md", show_default=True)
+@click.option("--with-content", is_flag=True, help="otlp: include message content, tool arguments and results.")
 @click.option("--all", "mode", flag_value="all", help="Every step file (default for md and html).")
 @click.option("--replay", "mode", flag_value="replay", help="Only what the daemon would replay (default for jsonl).")
 @click.option("-o", "output", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of stdout.")
-def export(session: str, root: str | None, fmt: str, mode: str | None, output: str | None) -> None:
+def export(session: str, root: str | None, fmt: str, mode: str | None, output: str | None, with_content: bool = False) -> None:
     """Export one session as Markdown, HTML or JSONL (the mount's renderings).
 
     md is the mount's transcript.md; jsonl with --replay (its default) is the
     mount's replay.jsonl, with --all one step verdict per line; html is one
-    self-contained page.
+    self-contained page; otlp is the session as one OpenTelemetry trace
+    (OTLP/JSON, GenAI conventions; content only with --with-content).
     """
     from .render import files as rf
 
@@ -512,6 +514,12 @@ def export(session: str, root: str | None, fmt: str, mode: str | None, output: s
         data = rf.transcript_bytes(s, replay_only=(mode == "replay"))
     elif fmt == "jsonl":
         data = rf.replay_bytes(s) if mode == "replay" else rf.steps_jsonl_bytes(s)
+    elif fmt == "otlp":
+        try:
+            from .data.otlp import otlp_bytes
+        except ImportError as e:  # pragma: no cover - an install without the [data] extra
+            _fail(f"--format otlp needs {e.name}: pip install 'crabview[data]'")
+        data = otlp_bytes(store, [s], with_content=with_content)
     else:
         from .render.html import session_html
 
