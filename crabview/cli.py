@@ -632,6 +632,49 @@ def sql(args: tuple[str, ...], as_json: bool, as_csv: bool, schema: bool, parque
     sys.stdout.flush()
 
 
+
+@main.command()
+@click.argument("root")
+@click.option("--otlp-endpoint", "endpoint", required=True, metavar="URL", help="OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces.")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False), help="Position file (default: $XDG_STATE_HOME/crabview/ship-<store>.json); never inside the store.")
+@click.option("--with-content", is_flag=True, help="Include message content, tool arguments and results.")
+@click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds per export attempt.")
+@click.option("--max-backoff", default=30.0, show_default=True, type=click.FloatRange(min=0.1), help="Longest wait between retries, in seconds.")
+@click.option("--poll", is_flag=True, help="Poll instead of inotify (network filesystems).")
+def ship(root: str, endpoint: str, state_path: str | None, with_content: bool, timeout: float, max_backoff: float, poll: bool) -> None:
+    """Follow ROOT live and send each finished turn as OTLP traces (GenAI conventions).
+
+    Sends what is not sent yet, then every turn as its done event lands,
+    until Ctrl-C or SIGTERM. The position survives restarts; when the
+    endpoint is down the turns wait and are retried with backoff.
+    """
+    import asyncio
+
+    try:
+        from .data.ship import ShipError, Shipper, ShipState, check_state_path, default_state_path, make_exporter
+        from .data.otlp import store_identity
+    except ImportError as e:  # pragma: no cover - an install without the [data] extra
+        _fail(f"crabview ship needs {e.name}: pip install 'crabview[data]'")
+    if not endpoint.startswith(("http://", "https://")):
+        _fail(f"--otlp-endpoint {endpoint}: give an http:// or https:// URL (OTLP/HTTP)")
+    store = _open_store(root)
+    identity = store_identity(store)
+    path = Path(state_path).expanduser() if state_path else default_state_path(identity)
+    try:
+        check_state_path(path, store)
+        state = ShipState(path, identity).load()
+    except ShipError as e:
+        _fail(str(e))
+    shipper = Shipper(store, endpoint, state, make_exporter(endpoint, timeout), sys.stderr,
+                      with_content=with_content, max_backoff=max_backoff, poll=poll)
+    try:
+        code = asyncio.run(shipper.run())
+    except KeyboardInterrupt:
+        code = 0
+    except OSError as e:
+        _fail(f"{path}: cannot write the state file: {e.strerror or e}")
+    sys.exit(code)
+
 def run() -> None:  # console-script entry point
     main()
 
