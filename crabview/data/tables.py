@@ -101,7 +101,7 @@ SCHEMA: dict[str, list[tuple[str, str, str]]] = {
         ("prompt_cache_hit_tokens", "BIGINT", ""),
         ("prompt_cache_miss_tokens", "BIGINT", ""),
         ("ts", "VARCHAR", "RFC 3339 text as written"),
-        ("at", "TIMESTAMPTZ", "ts as a timestamp, UTC (NULL where the text does not parse)"),
+        ("done_at", "TIMESTAMPTZ", "ts as a timestamp, UTC (NULL where the text does not parse)"),
     ],
     "compacts": [
         ("store", "VARCHAR", ""),
