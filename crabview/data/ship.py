@@ -204,17 +204,18 @@ class Shipper:
         except asyncio.TimeoutError:
             pass
 
-    async def send(self, slug: str) -> None:
-        """Send what is due for ``slug``; retry until accepted or stopping."""
-        due = self.due(slug)
+    async def send(self, *slugs: str) -> None:
+        """Send what is due for ``slugs`` (batched across sessions); retry
+        until accepted or stopping."""
+        due = [(slug, name, spans) for slug in slugs for name, spans in self.due(slug)]
         while due and not self.stopping.is_set():
-            batch: list[tuple[str, list[SpanRecord]]] = []
+            batch: list[tuple[str, str, list[SpanRecord]]] = []
             n = 0
-            while due and (not batch or n + len(due[0][1]) <= BATCH_SPANS):
+            while due and (not batch or n + len(due[0][2]) <= BATCH_SPANS):
                 item = due.pop(0)
                 batch.append(item)
-                n += len(item[1])
-            spans = to_sdk_spans(self.identity, [sp for _name, sps in batch for sp in sps])
+                n += len(item[2])
+            spans = to_sdk_spans(self.identity, [sp for _slug, _name, sps in batch for sp in sps])
             delay = self.backoff
             attempt = 0
             while True:
@@ -230,7 +231,8 @@ class Shipper:
                 if self.stopping.is_set():
                     return
                 delay = min(delay * 2, self.max_backoff)
-            self.state.sent[slug] = batch[-1][0]
+            for slug, name, _sps in batch:  # in load order within each session
+                self.state.sent[slug] = name
             self.state.save()
             self.turns_sent += len(batch)
             self.spans_sent += len(spans)
@@ -303,10 +305,7 @@ class Shipper:
                     )
                     if on_ready is not None:
                         on_ready()
-                for slug in slugs:
-                    await self.send(slug)
-                    if self.stopping.is_set():
-                        break
+                await self.send(*slugs)
         finally:
             watcher.stop()
             stop_task.cancel()
