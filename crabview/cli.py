@@ -568,16 +568,18 @@ def _write_export(output: str, out_path: Path, blob: bytes, dirs: list[Path]) ->
 @main.command()
 @click.argument("session")
 @click.option("--root", help="Store root when SESSION is a slug.")
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "jsonl"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "jsonl", "otlp"]), default="md", show_default=True)
+@click.option("--with-content", is_flag=True, help="otlp: include message content, tool arguments and results.")
 @click.option("--all", "mode", flag_value="all", help="Every step file (default for md and html).")
 @click.option("--replay", "mode", flag_value="replay", help="Only what the daemon would replay (default for jsonl).")
 @click.option("-o", "output", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of stdout.")
-def export(session: str, root: str | None, fmt: str, mode: str | None, output: str | None) -> None:
+def export(session: str, root: str | None, fmt: str, mode: str | None, output: str | None, with_content: bool = False) -> None:
     """Export one session as Markdown, HTML or JSONL (the mount's renderings).
 
     md is the mount's transcript.md; jsonl with --replay (its default) is the
     mount's replay.jsonl, with --all one step verdict per line; html is one
-    self-contained page.
+    self-contained page; otlp is the session as one OpenTelemetry trace
+    (OTLP/JSON, GenAI conventions; content only with --with-content).
     """
     from .render import files as rf
 
@@ -602,6 +604,12 @@ def export(session: str, root: str | None, fmt: str, mode: str | None, output: s
         blob = rf.transcript_bytes(s, replay_only=(mode == "replay"))
     elif fmt == "jsonl":
         blob = rf.replay_bytes(s) if mode == "replay" else rf.steps_jsonl_bytes(s)
+    elif fmt == "otlp":
+        try:
+            from .data.otlp import otlp_bytes
+        except ImportError as e:  # pragma: no cover - an install without the [data] extra
+            _fail(f"--format otlp needs {e.name}: pip install 'crabview[data]'")
+        blob = otlp_bytes(store, [s], with_content=with_content)
     else:
         from .render.html import session_html
 
@@ -618,6 +626,145 @@ def _os_error_message(e: OSError) -> str:
     where = e.filename if e.filename is not None else None
     why = e.strerror or str(e)
     return f"cannot read {where}: {why}" if where is not None else f"cannot read the store: {why}"
+
+
+
+# --- sql / ship (the store as data) ----------------------------------------------------
+
+
+def _store_args(args: tuple[str, ...]) -> list[tuple[str, Store]]:
+    """STORE arguments: a path, or NAME=PATH to label its rows; none = the default root."""
+    if not args:
+        store = _open_store(None)
+        return [(str(store.layout.root or store.sessions_dir), store)]
+    out: list[tuple[str, Store]] = []
+    seen: dict[str, str] = {}
+    for a in args:
+        name, eq, path = a.partition("=")
+        if eq and name and os.sep not in name and not os.path.exists(a):
+            store = _open_store(path)
+            label = name
+        else:
+            store = _open_store(a)
+            label = str(store.layout.root or store.sessions_dir)
+            if store.layout.session is not None:
+                label = str(store.sessions_dir / store.layout.session)
+        if label in seen:
+            _fail(f"{a}: the label {label!r} is already used by {seen[label]!r}; give each store its own NAME=PATH")
+        seen[label] = a
+        out.append((label, store))
+    return out
+
+
+def _looks_like_store(arg: str) -> bool:
+    name, eq, path = arg.partition("=")
+    return os.path.isdir(os.path.expanduser(arg)) or bool(eq and name and os.sep not in name and os.path.isdir(os.path.expanduser(path)))
+
+
+@main.command()
+@click.argument("args", nargs=-1, metavar="[STORE ...] QUERY")
+@click.option("--json", "as_json", is_flag=True, help="Rows as one JSON array of objects.")
+@click.option("--csv", "as_csv", is_flag=True, help="Rows as CSV with a header line.")
+@click.option("--schema", is_flag=True, help="Print the tables and their columns (no QUERY needed).")
+@click.option("--parquet", "parquet_dir", type=click.Path(file_okay=False), help="Also write every table to DIR/<table>.parquet (never inside a store).")
+def sql(args: tuple[str, ...], as_json: bool, as_csv: bool, schema: bool, parquet_dir: str | None) -> None:
+    """Query one or many stores with SQL (DuckDB, in-process).
+
+    Tables: sessions, steps, tool_calls, turns, compacts, problems; every row
+    carries `store` (the path, or NAME from a NAME=PATH argument) and `slug`.
+    `crabview sql --schema` lists the columns. Exit 2 on a bad query.
+    """
+    if as_json and as_csv:
+        _fail("--json and --csv exclude each other")
+    try:
+        from .data import sql as dsql
+        from .data.output import csv_text, json_text, table_text
+        from .data.tables import build_tables
+    except ImportError as e:  # pragma: no cover - duckdb is a dependency
+        _fail(f"crabview sql needs DuckDB ({e.name}): pip install duckdb")
+    if schema:
+        if as_json:
+            _dump(dsql.schema_json())
+        else:
+            out.line(dsql.schema_text().rstrip("\n"))
+        return
+    query: str | None = None
+    if args and not (parquet_dir is not None and _looks_like_store(args[-1])):
+        query, args = args[-1], args[:-1]
+    if query is None and parquet_dir is None:
+        _fail("give a QUERY (e.g. crabview sql \"SELECT kind, count(*) FROM steps GROUP BY kind\"), or --schema")
+    stores = _store_args(args)
+    if parquet_dir is not None:
+        target = Path(parquet_dir).expanduser()
+        for _label, st in stores:
+            for forbidden in (st.sessions_dir, st.layout.root):
+                if _inside(target, forbidden):
+                    _fail(f"{parquet_dir}: refusing to write inside the store being inspected ({forbidden})")
+    with Progress("reading sessions") as progress:
+        tables = build_tables(stores, progress)
+    try:
+        con = dsql.connect(tables, parquet_dir)
+    except OSError as e:
+        _fail(f"{parquet_dir}: {e.strerror or e}")
+    if parquet_dir is not None:
+        out.line(f"wrote {len(dsql.SCHEMA)} tables to {visible(str(Path(parquet_dir).resolve()), multiline=False)}", err=True)
+    if query is None:
+        return
+    try:
+        names, rows = dsql.run_query(con, query)
+    except dsql.QueryError as e:
+        _fail(f"query failed: {e}")
+    # through the CLI's one output door, like every other command
+    if as_json:
+        out.line(json_text(names, rows).rstrip("\n"))
+    elif as_csv:
+        out.line(csv_text(names, rows).rstrip("\n"))
+    elif names:
+        out.line(table_text(names, rows, 60 if sys.stdout.isatty() else 1_000_000).rstrip("\n"))
+
+
+
+@main.command()
+@click.argument("root")
+@click.option("--otlp-endpoint", "endpoint", required=True, metavar="URL", help="OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces.")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False), help="Position file (default: $XDG_STATE_HOME/crabview/ship-<store>.json); never inside the store.")
+@click.option("--with-content", is_flag=True, help="Include message content, tool arguments and results.")
+@click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds per export attempt.")
+@click.option("--max-backoff", default=30.0, show_default=True, type=click.FloatRange(min=0.1), help="Longest wait between retries, in seconds.")
+@click.option("--poll", is_flag=True, help="Poll instead of inotify (network filesystems).")
+def ship(root: str, endpoint: str, state_path: str | None, with_content: bool, timeout: float, max_backoff: float, poll: bool) -> None:
+    """Follow ROOT live and send each finished turn as OTLP traces (GenAI conventions).
+
+    Sends what is not sent yet, then every turn as its done event lands,
+    until Ctrl-C or SIGTERM. The position survives restarts; when the
+    endpoint is down the turns wait and are retried with backoff.
+    """
+    import asyncio
+
+    try:
+        from .data.ship import ShipError, Shipper, ShipState, check_state_path, default_state_path, make_exporter
+        from .data.otlp import store_identity
+    except ImportError as e:  # pragma: no cover - an install without the [data] extra
+        _fail(f"crabview ship needs {e.name}: pip install 'crabview[data]'")
+    if not endpoint.startswith(("http://", "https://")):
+        _fail(f"--otlp-endpoint {endpoint}: give an http:// or https:// URL (OTLP/HTTP)")
+    store = _open_store(root)
+    identity = store_identity(store)
+    path = Path(state_path).expanduser() if state_path else default_state_path(identity)
+    try:
+        check_state_path(path, store)
+        state = ShipState(path, identity).load()
+    except ShipError as e:
+        _fail(str(e))
+    shipper = Shipper(store, endpoint, state, make_exporter(endpoint, timeout), sys.stderr,
+                      with_content=with_content, max_backoff=max_backoff, poll=poll)
+    try:
+        code = asyncio.run(shipper.run())
+    except KeyboardInterrupt:
+        code = 0
+    except OSError as e:
+        _fail(f"{path}: cannot write the state file: {e.strerror or e}")
+    sys.exit(code)
 
 
 def run() -> None:  # console-script entry point

@@ -1,0 +1,318 @@
+"""``crabview ship``: follow a store live and send each finished turn over OTLP/HTTP.
+
+The store is followed by the same watcher as ``tail -f``
+(``StoreWatcher.events``); a turn is sent once its ``done`` event has
+landed, as the spans ``otlp.py`` builds (the ids ``export --format otlp``
+gives them, so a receiver can deduplicate the two), through the
+OpenTelemetry SDK's OTLP/HTTP exporter.
+
+Position: per session, the name of the last done step whose turn the
+endpoint accepted (steps load in name order and are only ever appended).
+It lives in a state file outside the store, rewritten atomically after
+every accepted batch, so a restart neither resends nor skips. Only a
+crash between the endpoint's answer and that rewrite can resend one
+batch, with the same ids.
+
+When the endpoint is down, the batch is kept and retried with
+exponential backoff; each failure is said on stderr, and so is recovery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from ..render.safe import visible
+from ..store.session import Session
+from ..store.store import Store
+from ..store.watch import MemoryChanged, SessionRemoved, StepsAdded, StepsChanged, StepsRemoved, StoreWatcher
+from .otlp import SCOPE_NAME, SpanRecord, resource_attributes, store_identity, turn_spans, turns
+
+BATCH_SPANS = 512
+
+
+class ShipError(Exception):
+    """A setup the user must fix (state file, endpoint); one line for people."""
+
+
+def default_state_path(identity: str) -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    key = hashlib.sha256(identity.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return Path(base) / "crabview" / f"ship-{key}.json"
+
+
+def _inside(path: Path, parent: Path | None) -> bool:
+    if parent is None:
+        return False
+    try:
+        path.resolve().relative_to(Path(parent).resolve())
+        return True
+    except (ValueError, OSError):
+        return False
+
+
+class ShipState:
+    """slug -> name of the last done step sent, for one store."""
+
+    def __init__(self, path: Path, identity: str):
+        self.path = path
+        self.identity = identity
+        self.sent: dict[str, str] = {}
+
+    def load(self) -> "ShipState":
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return self
+        except OSError as e:
+            raise ShipError(f"{self.path}: cannot read the state file: {e.strerror or e}") from None
+        try:
+            d = json.loads(raw)
+            if not isinstance(d, dict) or not isinstance(d.get("sessions"), dict):
+                raise ValueError("not a crabview ship state file")
+        except ValueError as e:
+            raise ShipError(f"{self.path}: not a crabview ship state file ({e}); move it away to start over") from None
+        if d.get("store") != self.identity:
+            raise ShipError(f"{self.path}: state of another store ({d.get('store')!r}); give --state a file of its own")
+        self.sent = {str(k): str(v) for k, v in d["sessions"].items()}
+        return self
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f"{self.path.name}.tmp.{os.getpid()}")
+        data = json.dumps({"version": 1, "store": self.identity, "sessions": self.sent}, ensure_ascii=True, sort_keys=True)
+        with open(tmp, "w", encoding="ascii") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+
+def check_state_path(path: Path, store: Store) -> None:
+    for forbidden in (store.sessions_dir, store.layout.root):
+        if _inside(path, forbidden):
+            raise ShipError(f"{path}: refusing to keep the state inside the store being shipped ({forbidden}); crabview never writes into a store")
+
+
+def make_exporter(endpoint: str, timeout: float) -> Any:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    # The exporter logs each failed try itself; ship says it once, in its own words.
+    logging.getLogger("opentelemetry").setLevel(logging.CRITICAL)
+    return OTLPSpanExporter(endpoint=endpoint, timeout=timeout)
+
+
+def to_sdk_spans(identity: str, records: list[SpanRecord]) -> list[Any]:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import Event, ReadableSpan
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+    resource = Resource(resource_attributes(identity))
+    scope = InstrumentationScope(SCOPE_NAME)
+    kinds = {1: SpanKind.INTERNAL, 3: SpanKind.CLIENT}
+    out = []
+    for r in records:
+        tid = int.from_bytes(r.trace_id, "big")
+        ctx = SpanContext(tid, int.from_bytes(r.span_id, "big"), is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+        parent = (
+            SpanContext(tid, int.from_bytes(r.parent_id, "big"), is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+            if r.parent_id is not None
+            else None
+        )
+        status = Status(StatusCode.ERROR, r.status_message) if r.status_code == 2 else Status(StatusCode.UNSET)
+        out.append(
+            ReadableSpan(
+                name=r.name,
+                context=ctx,
+                parent=parent,
+                resource=resource,
+                attributes=r.attributes,
+                events=[Event(e.name, e.attributes, e.time_ns) for e in r.events],
+                kind=kinds.get(r.kind, SpanKind.INTERNAL),
+                status=status,
+                start_time=r.start_ns,
+                end_time=r.end_ns,
+                instrumentation_scope=scope,
+            )
+        )
+    return out
+
+
+class Shipper:
+    def __init__(
+        self,
+        store: Store,
+        endpoint: str,
+        state: ShipState,
+        exporter: Any,
+        err: TextIO,
+        with_content: bool = False,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        poll: bool = False,
+    ):
+        self.store = store
+        self.endpoint = endpoint
+        self.state = state
+        self.exporter = exporter
+        self.err = err
+        self.with_content = with_content
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.poll = poll
+        self.identity = state.identity
+        self.sessions: dict[str, Session] = {}
+        self.turns_sent = 0
+        self.spans_sent = 0
+        self.failures = 0
+        self.stopping = asyncio.Event()
+
+    def note(self, text: str) -> None:
+        self.err.write(f"crabview ship: {visible(text, multiline=False)}\n")
+        self.err.flush()
+
+    # -- what is due -----------------------------------------------------------
+
+    def due(self, slug: str) -> list[tuple[str, list[SpanRecord]]]:
+        """(done step name, spans) of every finished turn not yet sent, in order."""
+        s = self.sessions.get(slug)
+        if s is None:
+            return []
+        last = self.state.sent.get(slug)
+        out = []
+        agent = s.meta.agent if s.meta is not None else (s.parsed_slug.agent if s.parsed_slug else "")
+        for t in turns(s):
+            name = s.steps[t.done].name  # type: ignore[index]
+            if last is not None and name <= last:
+                continue
+            out.append((name, turn_spans(self.identity, s, t, self.with_content, agent)))
+        return out
+
+    # -- sending ---------------------------------------------------------------
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    async def send(self, *slugs: str) -> None:
+        """Send what is due for ``slugs`` (batched across sessions); retry
+        until accepted or stopping."""
+        due = [(slug, name, spans) for slug in slugs for name, spans in self.due(slug)]
+        while due and not self.stopping.is_set():
+            batch: list[tuple[str, str, list[SpanRecord]]] = []
+            n = 0
+            while due and (not batch or n + len(due[0][2]) <= BATCH_SPANS):
+                item = due.pop(0)
+                batch.append(item)
+                n += len(item[2])
+            spans = to_sdk_spans(self.identity, [sp for _slug, _name, sps in batch for sp in sps])
+            delay = self.backoff
+            attempt = 0
+            while True:
+                ok, why = await asyncio.to_thread(self._export, spans)
+                if ok:
+                    if attempt:
+                        self.note(f"{self.endpoint} accepts again after {attempt} failed attempt(s); sending")
+                    break
+                attempt += 1
+                self.failures += 1
+                self.note(f"cannot send to {self.endpoint} ({why}); {len(batch)} turn(s) kept, retrying in {delay:.1f}s (attempt {attempt})")
+                await self._sleep(delay)
+                if self.stopping.is_set():
+                    return
+                delay = min(delay * 2, self.max_backoff)
+            for slug, name, _sps in batch:  # in load order within each session
+                self.state.sent[slug] = name
+            self.state.save()
+            self.turns_sent += len(batch)
+            self.spans_sent += len(spans)
+
+    def _export(self, spans: list[Any]) -> tuple[bool, str]:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        try:
+            result = self.exporter.export(spans)
+        except Exception as e:  # the exporter's transport errors, whatever their class
+            return False, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        if result is SpanExportResult.SUCCESS:
+            return True, ""
+        return False, "the endpoint is down or refused the spans"
+
+    # -- following ---------------------------------------------------------------
+
+    def apply(self, events: list[Any]) -> list[str]:
+        """Bring loaded sessions up to date; the slugs that may have new turns."""
+        touched: dict[str, list[str]] = {}
+        for e in events:
+            if isinstance(e, SessionRemoved):
+                self.sessions.pop(e.slug, None)
+                if self.state.sent.pop(e.slug, None) is not None:
+                    self.state.save()  # a session made anew under this name starts over
+            elif isinstance(e, (StepsAdded, StepsChanged, StepsRemoved)):
+                touched.setdefault(e.slug, []).extend(e.names)
+            elif isinstance(e, MemoryChanged):
+                mem = self.store.reload_memory()
+                for s in self.sessions.values():
+                    s.set_memory(mem)
+        for slug, names in touched.items():
+            s = self.sessions.get(slug)
+            if s is None:
+                self.sessions[slug] = self.store.load_session(slug)
+            else:
+                s.refresh(names)
+        return sorted(touched)
+
+    async def run(self, on_ready: Callable[[], None] | None = None) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.stopping.set)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover
+                pass
+        watcher = StoreWatcher(self.store.layout, poll=self.poll)
+        agen = watcher.events(initial=True)
+        started = time.monotonic()
+        first = True
+        stop_task = asyncio.ensure_future(self.stopping.wait())
+        try:
+            while not self.stopping.is_set():
+                nxt = asyncio.ensure_future(agen.__anext__())
+                done, _ = await asyncio.wait({nxt, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+                if nxt not in done:
+                    nxt.cancel()
+                    break
+                try:
+                    batch = nxt.result()
+                except StopAsyncIteration:
+                    break
+                slugs = self.apply(batch)
+                if first:
+                    first = False
+                    pending = sum(len(self.due(s)) for s in slugs)
+                    self.note(
+                        f"following {len(self.sessions)} session(s) under {self.store.sessions_dir} ({watcher.mode}); "
+                        f"{pending} turn(s) to send to {self.endpoint}; state in {self.state.path}"
+                    )
+                    if on_ready is not None:
+                        on_ready()
+                await self.send(*slugs)
+        finally:
+            watcher.stop()
+            stop_task.cancel()
+            try:
+                await agen.aclose()
+            except RuntimeError:  # pragma: no cover - a pending __anext__ was cancelled
+                pass
+        took = time.monotonic() - started
+        self.note(f"stopped: {self.turns_sent} turn(s), {self.spans_sent} span(s) sent in {took:.1f}s")
+        return 0

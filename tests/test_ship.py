@@ -1,0 +1,231 @@
+"""`crabview ship` against a real OTLP receiver (Arize Phoenix, started by
+the test on 127.0.0.1): every finished turn arrives exactly once, while
+following live, across a restart of ship and across an outage of the
+receiver. Phoenix keeps one span per span id, so "once" is checked on both
+ends: Phoenix holds exactly the expected spans, and the turns ship reports
+sent over all its runs add up to the number of turns (no resend)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from crabview.demo import DaemonWriter, turn
+from crabview.store import models as m
+
+REPO = Path(__file__).resolve().parents[1]
+RECEIVER_PY = os.environ.get("CRABVIEW_PHOENIX_PYTHON", sys.executable)
+
+
+def _phoenix_available() -> bool:
+    r = subprocess.run([RECEIVER_PY, "-c", "import phoenix.server.main"], capture_output=True, timeout=120)
+    return r.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def phoenix_python() -> str:
+    if not _phoenix_available():
+        msg = f"Arize Phoenix is not importable by {RECEIVER_PY} (pip install -e '.[data-test]', or set CRABVIEW_PHOENIX_PYTHON)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return RECEIVER_PY
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Phoenix:
+    def __init__(self, python: str, workdir: Path):
+        self.python = python
+        self.workdir = workdir
+        self.port = _free_port()
+        self.grpc_port = _free_port()
+        self.proc: subprocess.Popen | None = None
+        self.log = open(workdir / "phoenix.log", "ab")
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1/traces"
+
+    def start(self) -> None:
+        env = {**os.environ, "PHOENIX_WORKING_DIR": str(self.workdir), "PHOENIX_HOST": "127.0.0.1",
+               "PHOENIX_PORT": str(self.port), "PHOENIX_GRPC_PORT": str(self.grpc_port), "PHOENIX_TELEMETRY_ENABLED": "false"}
+        self.proc = subprocess.Popen([self.python, str(REPO / "tests" / "phoenix_loopback.py"), "serve"],
+                                     env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"phoenix exited: {(self.workdir / 'phoenix.log').read_text()[-2000:]}"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError("phoenix did not come up within 180 s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def spans(self) -> list[dict]:
+        out, cursor = [], None
+        for _ in range(100):
+            url = f"http://127.0.0.1:{self.port}/v1/projects/default/spans?limit=1000" + (f"&cursor={cursor}" if cursor else "")
+            try:
+                with urllib.request.urlopen(url, timeout=10) as r:
+                    d = json.load(r)
+            except urllib.error.HTTPError as e:
+                if e.code == 404:  # no project before the first span
+                    return []
+                raise
+            out.extend(d["data"])
+            cursor = d.get("next_cursor")
+            if not cursor:
+                break
+        return out
+
+
+class Ship:
+    def __init__(self, root: Path, endpoint: str, state: Path, log_dir: Path):
+        self.args = [sys.executable, "-m", "crabview", "ship", str(root), "--otlp-endpoint", endpoint,
+                     "--state", str(state), "--timeout", "1", "--max-backoff", "1"]
+        self.log_dir = log_dir
+        self.runs = 0
+        self.proc: subprocess.Popen | None = None
+        self.err_path: Path | None = None
+
+    def start(self) -> None:
+        self.runs += 1
+        self.err_path = self.log_dir / f"ship-{self.runs}.err"
+        self.proc = subprocess.Popen(self.args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=open(self.err_path, "wb"))
+
+    def stderr(self) -> str:
+        return self.err_path.read_text() if self.err_path else ""
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(60) == 0, self.stderr()
+        return self.stderr()
+
+
+def wait_until(pred, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = pred()
+        if got:
+            return got
+        time.sleep(0.3)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
+def test_every_turn_arrives_once_across_restart_and_outage(phoenix_python, tmp_path):
+    w = DaemonWriter(tmp_path / "root")
+    rng = random.Random(5)
+    slugs = [w.create_session("Crab", f"user{k}", f"s{k}") for k in range(3)]
+    expected: set[tuple[str, str]] = set()  # (slug, done step)
+    n = 0
+
+    def write_turns(count: int) -> None:
+        nonlocal n
+        for _ in range(count):
+            slug = slugs[n % len(slugs)]
+            turn(w, slug, rng, n)
+            n += 1
+            done = max(p for p in os.listdir(w.sessions_dir / slug) if p.startswith("step-"))
+            expected.add((slug, done))
+
+    write_turns(6)
+    # a turn still in flight (no done yet) is not sent
+    w.append(slugs[0], m.HistoryEntry(message=m.Message("user", [m.TextBlock("still thinking")])))
+
+    phoenix = Phoenix(phoenix_python, tmp_path)
+    state = tmp_path / "state" / "ship.json"
+    ship = Ship(w.root, phoenix.endpoint, state, tmp_path)
+    try:
+        phoenix.start()
+
+        def arrived() -> set[tuple[str, str]]:
+            return {
+                (s["attributes"]["gen_ai.conversation.id"], s["attributes"]["crabview.step"])
+                for s in phoenix.spans() if s["name"].startswith("invoke_agent")
+            }
+
+        ship.start()
+        wait_until(lambda: arrived() == expected, 60, "the store's turns in phoenix")
+        write_turns(3)  # live
+        wait_until(lambda: arrived() == expected, 60, "live turns in phoenix")
+        err1 = ship.stop()
+
+        write_turns(3)  # while ship is down
+        ship.start()
+        wait_until(lambda: arrived() == expected, 60, "turns written while ship was down")
+
+        phoenix.stop()  # the receiver goes away
+        write_turns(2)
+        wait_until(lambda: "cannot send to" in ship.stderr(), 30, "ship saying the endpoint is down")
+        phoenix.start()  # same working dir: what it had is kept
+        wait_until(lambda: arrived() == expected, 90, "turns written during the outage")
+        assert "accepts again" in ship.stderr()
+        err2 = ship.stop()
+
+        spans = phoenix.spans()
+    finally:
+        if ship.proc is not None and ship.proc.poll() is None:
+            ship.proc.kill()
+        phoenix.stop()
+
+    agents = [s for s in spans if s["name"].startswith("invoke_agent")]
+    tools = [s for s in spans if s["name"].startswith("execute_tool")]
+    assert len(agents) == len(expected) == 14
+    assert len(tools) == 14  # one tool call per demo turn
+    assert {t["parent_id"] for t in tools} == {a["context"]["span_id"] for a in agents}
+    sent = [int(x) for x in re.findall(r"stopped: (\d+) turn\(s\)", err1 + err2)]
+    assert len(sent) == 2 and sum(sent) == len(expected), (err1, err2)
+    assert json.loads(state.read_text())["store"] == str(w.root.resolve())
+
+
+def test_state_file_inside_store_is_refused(tmp_path):
+    w = DaemonWriter(tmp_path / "root")
+    w.create_session("Crab", "user", "x")
+    before = sorted(os.listdir(w.root))
+    r = subprocess.run([sys.executable, "-m", "crabview", "ship", str(w.root), "--otlp-endpoint", "http://127.0.0.1:9/v1/traces",
+                        "--state", str(w.root / "ship.json")], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert r.returncode == 2 and "refusing to keep the state inside the store" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert sorted(os.listdir(w.root)) == before
+
+
+def test_default_state_is_under_xdg_state_home(tmp_path):
+    from crabview.data.ship import default_state_path
+
+    os.environ["XDG_STATE_HOME"] = str(tmp_path / "xdg")
+    try:
+        p = default_state_path("/some/store")
+    finally:
+        del os.environ["XDG_STATE_HOME"]
+    assert p.parent == tmp_path / "xdg" / "crabview" and p.name.startswith("ship-")
+    if "XDG_STATE_HOME" not in os.environ:
+        assert default_state_path("/some/store").parent == Path.home() / ".local" / "state" / "crabview"
+    assert default_state_path("/some/store").name == p.name != default_state_path("/other/store").name
