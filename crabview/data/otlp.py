@@ -40,7 +40,6 @@ CONTENT_LIMIT = 65_536  # characters per content attribute
 KIND_INTERNAL = 1
 KIND_CLIENT = 3
 STATUS_UNSET = 0
-STATUS_ERROR = 2
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -195,9 +194,7 @@ def turn_spans(identity: str, s: Session, turn: Turn, with_content: bool = False
                     tools.setdefault(b.id, {"name": b.name, "step": st.name, "args": b.input})
                 elif bt is m.ToolResultBlock:
                     d = tools.setdefault(b.tool_use_id, {"name": None, "step": st.name})
-                    d["result"] = b.content
-                    if getattr(b, "is_error", None):
-                        d["error"] = True
+                    d["result"] = b.content  # (no error flag: 0.0.22's tool results carry none)
             if with_content:
                 msg = {"role": v.message.role, "parts": _parts(v.message)}
                 (outputs if v.message.role == "assistant" else inputs).append(msg)
@@ -271,8 +268,8 @@ def turn_spans(identity: str, s: Session, turn: Turn, with_content: bool = False
             attrs["gen_ai.usage.cache_read.input_tokens"] = u.prompt_cache_hit_tokens
         if u.prompt_cache_miss_tokens is not None:
             attrs["gen_ai.usage.cache_miss.input_tokens"] = u.prompt_cache_miss_tokens
-        details = getattr(u, "completion_tokens_details", None)
-        reasoning = getattr(details, "reasoning_tokens", None) if details is not None else None
+        details = u.completion_tokens_details
+        reasoning = details.reasoning_tokens if details is not None else None
         if reasoning is not None:
             attrs["gen_ai.usage.reasoning.output_tokens"] = reasoning
     if with_content:
@@ -308,10 +305,9 @@ def turn_spans(identity: str, s: Session, turn: Turn, with_content: bool = False
             if "result" in d:
                 r = d["result"]
                 tattrs["gen_ai.tool.call.result"] = _cap(r if isinstance(r, str) else _json(r))
-        code = STATUS_ERROR if d.get("error") else STATUS_UNSET
         out.append(
             SpanRecord(tid, span_id(identity, slug, d["step"], call_id), root_id, f"execute_tool {name}".rstrip(),
-                       KIND_INTERNAL, t0, t1, tattrs, [], code, "tool result is an error" if code else "")
+                       KIND_INTERNAL, t0, t1, tattrs, [], STATUS_UNSET, "")
         )
     return out
 

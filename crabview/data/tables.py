@@ -84,7 +84,7 @@ SCHEMA: dict[str, list[tuple[str, str, str]]] = {
         ("started_at", "VARCHAR", "ts of the tool_start event"),
         ("finished_at", "VARCHAR", "ts of the tool_result event"),
         ("duration_ms", "UBIGINT", "from the tool_result event"),
-        ("is_error", "BOOLEAN", "the tool_result block's is_error, where the core reads one"),
+        ("is_error", "BOOLEAN", "always NULL: crabtalk 0.0.22's tool results carry no error flag (FORMAT.md 5)"),
     ],
     "turns": [
         ("store", "VARCHAR", ""),
@@ -268,7 +268,6 @@ class TableSet:
                             row = calls[blk.tool_use_id] = [None, None, None, None, None, None, None, None, None]
                         if row[3] is None:
                             row[3] = name
-                            row[8] = getattr(blk, "is_error", None)
             elif kind == m.KIND_EVENT and v is not None:
                 event = v.__struct_config__.tag
                 ts = v.ts
@@ -289,8 +288,8 @@ class TableSet:
                         row[7] = v.duration_ms
                 elif t is m.DoneEvent:
                     u = v.usage
-                    details = getattr(u, "completion_tokens_details", None)
-                    reasoning = getattr(details, "reasoning_tokens", None) if details is not None else None
+                    details = u.completion_tokens_details
+                    reasoning = details.reasoning_tokens if details is not None else None
                     vals = (label, slug, name, step_number(name), v.model, v.iterations, v.stop_reason,
                             u.prompt_tokens, u.completion_tokens, u.total_tokens, reasoning,
                             u.prompt_cache_hit_tokens, u.prompt_cache_miss_tokens, ts, ts)
