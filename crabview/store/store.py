@@ -130,12 +130,12 @@ class Store:
         prefixes: dict[tuple[str, str], str] = {}
         for i, e in enumerate(entries):
             sm = summarize(e)
-            ps = parse_slug(e.slug)
-            if ps is not None:
-                pair = (ps.agent, ps.sender)
+            parts = e.slug.split("_")
+            if len(parts) == 3:  # (a slug equal to a latest one parses: no need to parse it here)
+                pair = (parts[0], parts[1])
                 prefix = prefixes.get(pair)
                 if prefix is None:
-                    prefix = prefixes[pair] = f"{sender_slug(ps.agent)}_{sender_slug(ps.sender)}_"
+                    prefix = prefixes[pair] = f"{sender_slug(parts[0])}_{sender_slug(parts[1])}_"
                 sm.latest = latest.get(prefix) == e.slug
             out.append(sm)
             if progress is not None:
