@@ -18,7 +18,7 @@ import click
 from .progress import Progress
 from .render import output as out
 from .render.safe import one_line, visible
-from .store.layout import StoreError, parse_slug, resolve
+from .store.layout import StoreError, parse_slug, resolve, sender_slug
 from .store.store import Store
 
 
@@ -170,10 +170,10 @@ def ls(root: str | None, as_json: bool, quick: bool) -> None:
     with Progress("reading sessions") as progress:
         if quick:
             for sm in store.summaries(progress):
-                rows.append(
-                    _ls_row(sm.slug, sm.listed, sm.meta_status, sm.meta,
-                            steps=sm.step_names, tmp_files=sm.tmp_names, compacts=None, problems=None)
-                )
+                row = _ls_row(sm.slug, sm.listed, sm.meta_status, sm.meta,
+                              steps=sm.step_names, tmp_files=sm.tmp_names, compacts=None, problems=None)
+                row["latest"] = sm.latest  # found in the listing's own scan
+                rows.append(row)
         else:
             for s in store.iter_sessions(progress):
                 rows.append(
@@ -181,14 +181,16 @@ def ls(root: str | None, as_json: bool, quick: bool) -> None:
                             compacts=s.compact_count, problems=len(s.problems),
                             replay_entries=len(s.replay_indices), archive=s.archive)
                 )
-    for r in rows:
-        if r["agent"] is not None:
-            key = (r["agent"], r["sender"])
-            if key not in latest:
-                latest[key] = store.latest(r["agent"], r["sender"]) or ""
-            r["latest"] = latest[key] == r["slug"]
-        else:
-            r["latest"] = False
+    if not quick:
+        latest_of = store.latest_sessions()  # one scan for every pair
+        for r in rows:
+            if r["agent"] is not None:
+                key = (r["agent"], r["sender"])
+                if key not in latest:
+                    latest[key] = latest_of.get(f"{sender_slug(r['agent'])}_{sender_slug(r['sender'])}_", "")
+                r["latest"] = latest[key] == r["slug"]
+            else:
+                r["latest"] = False
     if as_json:
         _dump(rows)
         return
@@ -196,7 +198,8 @@ def ls(root: str | None, as_json: bool, quick: bool) -> None:
         out.line(f"no sessions under {store.sessions_dir}")
         return
     header = f"{'SESSION':<32} {'TITLE':<28} {'STEPS':>6} {'CMP':>4} {'PROB':>5}  UPDATED              FLAGS"
-    out.line(header)
+    lines = [header]
+    w_slug, w_title = _width(32), _width(28)  # isatty once, not per row
     for r in rows:
         flags = []
         if not r["listed"]:
@@ -207,10 +210,11 @@ def ls(root: str | None, as_json: bool, quick: bool) -> None:
             flags.append("load-fails")
         cmp_ = "?" if r["compacts"] is None else str(r["compacts"])
         prob = "?" if r["problems"] is None else str(r["problems"])
-        out.line(
-            f"{one_line(r['slug'], _width(32)):<32} {one_line(r['title'] or '-', _width(28)):<28} {r['steps']:>6} {cmp_:>4} {prob:>5}  "
+        lines.append(
+            f"{one_line(r['slug'], w_slug):<32} {one_line(r['title'] or '-', w_title):<28} {r['steps']:>6} {cmp_:>4} {prob:>5}  "
             f"{_rel_time(one_line(r['updated'] or '', 30)):<20} {','.join(flags)}"
         )
+    out.lines(lines)  # one write, not one per row
 
 
 # --- show -------------------------------------------------------------------------

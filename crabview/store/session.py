@@ -20,6 +20,7 @@ from typing import Any, Iterable
 import msgspec
 
 from . import models as m
+from .childread import ChildReader
 from .decode import KIND_BY_TYPE, MetaDecode, decode_fast, decode_meta, decode_step
 from .layout import STEP_PREFIX, TMP_MARK, is_utf8_name, parse_slug, step_number
 from .memory import Memory
@@ -135,68 +136,146 @@ def load_step(dir_path: str, name: str) -> StepFile:
     return StepFile(name, d.kind, d.value, d.error, d.offset, len(data), d.notes, d.variants)
 
 
-def _load_steps(dfd: int, dir_path: str, names: list[str], source: StepSource | None = None) -> list[StepFile]:
-    """The hot loop of a load: open relative to the directory fd, read, decode.
+# Loads with more step files than this share the reading with a child
+# process (``childread``): it reads from the front of the load order while
+# this process reads from the back and decodes everything. Below it, the
+# child's start (a few ms) costs more than it saves.
+PARALLEL_THRESHOLD = 4096
+_BACK_BATCH = 256  # files read from the back between looks at what the child sent
 
-    Files that read cleanly and are canonical never leave this function.
-    Anything else takes ``load_step``'s careful path: an open or read error
-    (a directory, permissions), an empty read (maybe a FIFO: O_NONBLOCK
-    keeps us from blocking, fstat tells), a first read that fills the buffer
-    (maybe a device: checked before reading on), odd bytes. Kept flat on
+
+def _load_steps(dfd: int, dir_path: str, names: list[str], source: StepSource | None = None) -> list[StepFile]:
+    """Read and decode ``names`` (sorted); the result is in ``names`` order.
+
+    A big load takes the child's bytes for the front and reads the back
+    itself; the two halves are joined in order and the tool calls a lazy
+    load collects are applied in load order, so the outcome is exactly the
+    single-reader one.
+    """
+    count = len(names)
+    reader = ChildReader.start(dfd, names, _READ_FLAGS, _CHUNK) if count >= PARALLEL_THRESHOLD else None
+    if reader is None:
+        calls: list = []
+        steps = _decode_steps(dir_path, names, _read_steps(dfd, names), source, calls)
+        if source is not None:
+            _collect_calls(source.tool_calls, calls)
+        return steps
+    front: list[StepFile] = []
+    front_calls: list = []
+    back: list[tuple[list[StepFile], list]] = []  # batches, last one first
+    end = count  # names[end:] are done (from the back)
+    try:
+        while len(front) < end:
+            arrived = reader.poll()
+            if arrived:
+                first = len(front)
+                arrived = arrived[: end - first]
+                front += _decode_steps(dir_path, names[first : first + len(arrived)], arrived, source, front_calls)
+                continue
+            start = max(len(front), end - _BACK_BATCH)
+            batch = names[start:end]
+            batch_calls: list = []
+            back.append((_decode_steps(dir_path, batch, _read_steps(dfd, batch), source, batch_calls), batch_calls))
+            end = start
+    finally:
+        reader.close()
+    back.reverse()
+    steps = front
+    for part, _ in back:
+        steps += part
+    if source is not None:
+        tool_calls = source.tool_calls
+        _collect_calls(tool_calls, front_calls)
+        for _, batch_calls in back:
+            _collect_calls(tool_calls, batch_calls)
+    return steps
+
+
+def _read_steps(dfd: int, names: list[str]) -> list[bytes | None]:
+    """The bytes of each file, relative to the directory fd (None: take the careful path).
+
+    The careful path is for anything but a plain read: an open or read
+    error (a directory, permissions), an empty read (maybe a FIFO:
+    O_NONBLOCK keeps us from blocking, fstat tells), a first read that fills
+    the buffer (maybe a device: checked before reading on). Kept flat on
     purpose: per-file overhead is the whole budget.
     """
-    out: list[StepFile] = []
+    out: list[bytes | None] = []
     append = out.append
     o, r, c = os.open, os.read, os.close
     flags = _READ_FLAGS
-    fast = decode_fast
-    kinds = KIND_BY_TYPE
     chunk = _CHUNK
     for name in names:
         try:
             fd = o(name, flags, dir_fd=dfd)
         except OSError:
-            append(load_step(dir_path, name))
+            append(None)
             continue
         try:
             data = r(fd, chunk)
         except OSError:
-            c(fd)
-            append(load_step(dir_path, name))
-            continue
-        if not data or len(data) == chunk:
-            c(fd)
-            append(load_step(dir_path, name))
-            continue
+            data = None
         c(fd)
+        append(data if data and len(data) != chunk else None)
+    return out
+
+
+def _decode_steps(
+    dir_path: str, names: list[str], datas: list[bytes | None], source: StepSource | None, calls: list
+) -> list[StepFile]:
+    """The verdict on each file's bytes; canonical files never leave this function.
+
+    A lazy load (``source`` set) keeps only what derived facts need and
+    appends the tool calls it sees to ``calls`` (applied in order by the
+    caller).
+    """
+    out: list[StepFile] = []
+    append = out.append
+    fast = decode_fast
+    kinds = KIND_BY_TYPE
+    lazy = _lazy_step
+    for name, data in zip(names, datas):
+        if data is None:
+            append(load_step(dir_path, name))
+            continue
         value = fast(data)
         if value is not None:
             if source is None:
                 append(StepFile(name, kinds[type(value)], value, None, None, len(data)))
             else:
-                append(_lazy_step(name, kinds[type(value)], value, len(data), (), (), source))
+                append(lazy(name, kinds[type(value)], value, len(data), (), (), source, calls))
         else:
             d = decode_step(data)
             if source is None or d.value is None:
                 append(StepFile(name, d.kind, d.value, d.error, d.offset, len(data), d.notes, d.variants))
             else:
-                append(_lazy_step(name, d.kind, d.value, len(data), d.notes, d.variants, source))
+                append(lazy(name, d.kind, d.value, len(data), d.notes, d.variants, source, calls))
     return out
 
 
-def _lazy_step(name: str, kind: str, value: Any, size: int, notes: tuple, variants: tuple, source: StepSource) -> StepFile:
+def _lazy_step(
+    name: str, kind: str, value: Any, size: int, notes: tuple, variants: tuple, source: StepSource, calls: list
+) -> StepFile:
     t = type(value)
     if t in _KEEP_WHEN_LAZY:
         return StepFile(name, kind, value, None, None, size, notes, variants, source)
-    calls = source.tool_calls
     if t is m.HistoryEntry:
         for b in value.message.content:
             if type(b) is m.ToolUseBlock:
-                calls[b.id] = (intern(b.name), b.input, name)  # a handful of tool names, many calls
+                calls.append((b.id, (intern(b.name), b.input, name), True))  # a handful of tool names, many calls
     elif t is m.ToolStartEvent:
         for c in value.calls:
-            calls.setdefault(c.id, (intern(c.name), c.arguments, name))
+            calls.append((c.id, (intern(c.name), c.arguments, name), False))
     return StepFile(name, kind, LAZY, None, None, size, notes, variants, source)
+
+
+def _collect_calls(tool_calls: dict[str, tuple[str, Any, str]], calls: list) -> None:
+    """Tool calls in load order: a tool_use block's id wins over a tool_start's."""
+    for call_id, call, from_entry in calls:
+        if from_entry:
+            tool_calls[call_id] = call
+        else:
+            tool_calls.setdefault(call_id, call)
 
 
 class Session:
@@ -260,9 +339,12 @@ class Session:
         try:
             self.dir_error = None
             listing = os.listdir(dfd)
-            names = [n for n in listing if n.startswith(STEP_PREFIX) and (n.isascii() or is_utf8_name(n))]
+            names = [n for n in listing if n.startswith(STEP_PREFIX)]
+            others = {n for n in listing if not n.startswith(STEP_PREFIX)}
+            if not all(map(str.isascii, names)):  # names that are not UTF-8 are no steps
+                others.update(n for n in names if not is_utf8_name(n))
+                names = [n for n in names if is_utf8_name(n)]
             names.sort()
-            others = set(listing).difference(names)
             self.source = StepSource(dir_path) if len(names) > LAZY_THRESHOLD else None
             was_enabled = gc.isenabled()
             gc.disable()  # bulk allocation of acyclic objects: don't let the GC rescan them

@@ -10,14 +10,18 @@ import msgspec
 
 from . import models as m
 from .decode import decode_meta
+from .fileio import _CHUNK, _READ_FLAGS
 from .layout import (
     STEP_PREFIX,
     TMP_MARK,
+    U32_MAX,
     StoreLayout,
     find_latest_session,
     is_utf8_name,
+    parse_rust_uint,
     parse_slug,
     resolve,
+    sender_slug,
 )
 from .memory import Memory, load_memory
 from .problems import Problem, memory_problems
@@ -43,6 +47,7 @@ class SessionSummary(msgspec.Struct):
     step_names: int
     tmp_names: int
     mtime_ns: int  # 0 when not looked up (the listing stays cheap)
+    latest: bool = False  # the latest session of its (agent, sender) pair (``Store.summaries``)
 
 
 class Store:
@@ -78,14 +83,19 @@ class Store:
 
     def session_entries(self) -> list[SessionEntry]:
         """Every session directory, in name order (one dir if the user chose one)."""
+        return self._scan()[0]
+
+    def _scan(self) -> tuple[list[SessionEntry], dict[str, str]]:
+        """The session directories, and (same scan) the latest session of every pair."""
         if self.layout.session is not None:
             p = self.sessions_dir / self.layout.session
-            return [SessionEntry(self.layout.session, str(p), p.is_symlink())]
+            return [SessionEntry(self.layout.session, str(p), p.is_symlink())], latest_sessions(self.sessions_dir)
         out = []
+        best: dict[str, tuple[int, str]] = {}
         try:
             it = os.scandir(self.sessions_dir)
         except FileNotFoundError:
-            return []
+            return [], {}
         with it:
             for e in it:
                 try:
@@ -95,8 +105,10 @@ class Store:
                 except OSError:
                     continue
                 out.append(SessionEntry(e.name, e.path, link))
+                if not link:
+                    _consider_latest(best, e.name)
         out.sort(key=lambda s: s.slug)
-        return out
+        return out, {prefix: name for prefix, (_seq, name) in best.items()}
 
     def session_path(self, slug: str) -> Path:
         return self.sessions_dir / slug
@@ -113,16 +125,30 @@ class Store:
             yield s
 
     def summaries(self, progress: Callable[[int, int], None] | None = None) -> list[SessionSummary]:
-        entries = self.session_entries()
+        """Meta and names of every session, and which is the latest of its pair; no step is read."""
+        entries, latest = self._scan()
         out = []
+        prefixes: dict[tuple[str, str], str] = {}
         for i, e in enumerate(entries):
-            out.append(summarize(e))
+            sm = summarize(e)
+            parts = e.slug.split("_")
+            if len(parts) == 3:  # (a slug equal to a latest one parses: no need to parse it here)
+                pair = (parts[0], parts[1])
+                prefix = prefixes.get(pair)
+                if prefix is None:
+                    prefix = prefixes[pair] = f"{sender_slug(parts[0])}_{sender_slug(parts[1])}_"
+                sm.latest = latest.get(prefix) == e.slug
+            out.append(sm)
             if progress is not None:
                 progress(i + 1, len(entries))
         return out
 
     def latest(self, agent: str, sender: str) -> str | None:
         return find_latest_session(self.sessions_dir, agent, sender)
+
+    def latest_sessions(self) -> dict[str, str]:
+        """The latest session of every pair, by ``<agent-slug>_<sender-slug>_`` prefix (one scan)."""
+        return latest_sessions(self.sessions_dir)
 
     def store_problems(self) -> list[Problem]:
         out = memory_problems(self.memory)
@@ -140,14 +166,21 @@ class Store:
 
 
 def summarize(e: SessionEntry) -> SessionSummary:
-    """Meta plus a names-only listing: two syscall groups per session, no step reads."""
+    """Meta plus a names-only listing: one listing and one plain read per session, no step reads.
+
+    The meta read is the step loader's: a read-only, non-blocking open and
+    one read; anything else (an error, an empty read, a full buffer) takes
+    ``read_file``'s careful path, which says why.
+    """
     try:
         listing = os.listdir(e.path)
     except OSError:
         listing = []
     meta = None
     if "meta" in listing:
-        data, _reason = read_file(os.path.join(e.path, "meta"))
+        data = _plain_read(e.path + "/meta")  # POSIX only, like the rest of the core
+        if data is None:
+            data, _reason = read_file(os.path.join(e.path, "meta"))
         if data is None:
             status = "unreadable"
         else:
@@ -155,14 +188,64 @@ def summarize(e: SessionEntry) -> SessionSummary:
             status = "ok" if meta is not None else "corrupt"
     else:
         status = "missing"
-    steps = tmps = 0
-    for n in listing:
-        if n.startswith(STEP_PREFIX) and (n.isascii() or is_utf8_name(n)):
-            steps += 1
-            if TMP_MARK in n:
-                tmps += 1
+    names = [n for n in listing if n.startswith(STEP_PREFIX)]
+    if not all(map(str.isascii, names)):  # names that are not UTF-8 are no steps
+        names = [n for n in names if is_utf8_name(n)]
+    tmps = len([n for n in names if TMP_MARK in n])
     listed = status == "ok" and not e.is_symlink and is_utf8_name(e.slug)
-    return SessionSummary(e.slug, e.path, status, meta, listed, steps, tmps, 0)
+    return SessionSummary(e.slug, e.path, status, meta, listed, len(names), tmps, 0)
 
 
-__all__ = ["Store", "SessionEntry", "SessionSummary", "summarize", "parse_slug"]
+def _plain_read(path: str) -> bytes | None:
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, _CHUNK)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data if data and len(data) != _CHUNK else None
+
+
+def latest_sessions(sessions_dir: Path) -> dict[str, str]:
+    """``find_latest_session`` for every pair at once: ``<agent>_<sender>_`` -> slug.
+
+    One scan instead of one per pair. A pair's prefix holds exactly two
+    ``_`` (``sender_slug`` turns every ``_`` into ``-``) and a seq never
+    holds one, so a candidate's prefix is its name up to the last ``_``.
+    Same rules as ``find_latest_session``: directories only (no symlinks),
+    the largest seq that parses as u32, the first in directory order on a tie.
+    """
+    best: dict[str, tuple[int, str]] = {}
+    try:
+        it = os.scandir(sessions_dir)
+    except OSError:
+        return {}
+    with it:
+        for e in it:
+            try:
+                if not e.is_dir(follow_symlinks=False):
+                    continue
+            except OSError:
+                continue
+            _consider_latest(best, e.name)
+    return {prefix: name for prefix, (_seq, name) in best.items()}
+
+
+def _consider_latest(best: dict[str, tuple[int, str]], name: str) -> None:
+    """Count directory ``name`` (not a symlink) as a candidate for its pair's latest."""
+    cut = name.rfind("_") + 1
+    if not cut:
+        return
+    seq = parse_rust_uint(name[cut:], U32_MAX)
+    if seq is None:
+        return
+    held = best.get(name[:cut])
+    if held is None or seq > held[0]:
+        best[name[:cut]] = (seq, name)
+
+
+__all__ = ["Store", "SessionEntry", "SessionSummary", "summarize", "latest_sessions", "parse_slug"]

@@ -1,1 +1,1 @@
-"""Test support: builders, mutators and capability checks (not product code)."""
+"""Test support: builders, mutators, writers and capability checks (not product code)."""

@@ -1,0 +1,211 @@
+"""A big load shares its reading with a child process; the verdicts are exactly the single reader's.
+
+The child reads from the front of the load order while the loader reads
+from the back (``session._load_steps``). Which file comes from where
+depends on timing, so the properties below pin the split down: the child
+reads everything, the two take turns a few files at a time, or the loader
+reads alone; every way gives the same steps, values, tool calls, boundary
+and problems, on sessions mixing every kind of hostile entry.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import crabview.store.session as session_mod
+from crabview.demo import DaemonWriter
+from crabview.store import models as m
+from crabview.store.childread import ChildReader
+from crabview.store.decode import encode
+from crabview.store.session import LAZY, load_session
+
+
+class ChildReadsAll(ChildReader):
+    """Waits for the child before every answer: the loader reads nothing itself until the child is done."""
+
+    def poll(self):
+        while True:
+            got = super().poll()
+            if got or self.eof:
+                return got
+            select.select([self.fd], [], [], 5.0)
+
+
+class TakingTurns(ChildReader):
+    """Hands over at most three files per look, and every other look nothing: the two readers interleave."""
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.pending: list = []
+        self.looks = 0
+
+    def poll(self):
+        self.looks += 1
+        if self.looks % 2:
+            return []
+        while not self.pending and not self.eof:
+            self.pending += super().poll()
+            if not self.pending and not self.eof:
+                select.select([self.fd], [], [], 5.0)
+        got, self.pending = self.pending[:3], self.pending[3:]
+        return got
+
+
+class NoChild(ChildReader):
+    @classmethod
+    def start(cls, *a, **k):
+        return None
+
+
+def tool_use(call_id: str) -> bytes:
+    msg = m.Message("assistant", [m.ToolUseBlock(call_id, "shell", {"cmd": f"echo {call_id}"})])
+    return encode(m.HistoryEntry(message=msg))
+
+
+def tool_start(call_id: str) -> bytes:
+    return encode(m.ToolStartEvent([m.ToolCall(call_id, "search", f'{{"q": "{call_id}"}}')], "2026-11-20T09:00:00Z"))
+
+
+def done(n: int) -> bytes:
+    return encode(m.DoneEvent("m", n, "stop", m.Usage(n, 2, n + 2), "2026-11-20T09:00:01Z"))
+
+
+def text(s: str) -> bytes:
+    return encode(m.HistoryEntry(message=m.Message("user", [m.TextBlock(s)])))
+
+
+# Every way a step entry can be: canonical kinds, lenient, unparsable, and
+# the ones only the careful path reads (empty, a first read's worth, a
+# directory, a FIFO).
+KINDS = st.one_of(
+    st.builds(text, st.text(max_size=20)),
+    st.builds(tool_use, st.sampled_from(["c1", "c2", "c3"])),
+    st.builds(tool_start, st.sampled_from(["c1", "c2", "c3"])),
+    st.builds(done, st.integers(0, 100)),
+    st.just(b'{"archive_name":"crab-user-1-1","archived_at":"2026-11-20T09:00:00Z"}'),
+    st.just(b'{"compact":"old summary"}'),
+    st.just(b'["tool_result", "c1", 12, "ts"]'),  # lenient: array form
+    st.just(b' {"message":{"role":"user","content":[]}} '),  # lenient: whitespace
+    st.just(b'{"message": torn'),
+    st.just(b"\xff\xfe"),
+    st.just(b""),
+    st.just(b'{"message":{"role":"user","content":[{"type":"text","text":"' + b"x" * 70_000 + b'"}]}}'),
+    st.just("dir"),
+    st.just("fifo"),
+)
+
+
+def build(root: Path, contents: list, names_tmp: list[bool]) -> Path:
+    w = DaemonWriter(root, atomic=False)
+    slug = w.create_session("Crab", "user")
+    d = w.sessions_dir / slug
+    for i, (data, tmp) in enumerate(zip(contents, names_tmp), start=1):
+        name = f"step-{i:06d}" + (".tmp.1.2" if tmp else "")
+        p = d / name
+        if data == "dir":
+            p.mkdir()
+        elif data == "fifo":
+            os.mkfifo(p)
+        else:
+            p.write_bytes(data)
+    (d / "notes.txt").write_bytes(b"not a step")
+    return d
+
+
+def everything(s) -> tuple:
+    steps = [(x.name, x.kind, x.error, x.offset, x.size, x.notes, x.variants, x.stored) for x in s.steps]
+    calls = list(s.source.tool_calls.items()) if s.source is not None else None
+    return (steps, calls, s.boundary, s.other_names, list(s.problems), s.load_status)
+
+
+READERS = {"child reads all": ChildReadsAll, "taking turns": TakingTurns}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    contents=st.lists(KINDS, min_size=1, max_size=40),
+    tmp_bits=st.lists(st.booleans(), min_size=40, max_size=40),
+    lazy=st.booleans(),
+)
+def test_shared_reading_gives_the_single_readers_verdicts(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, contents, tmp_bits, lazy
+) -> None:
+    d = build(tmp_path_factory.mktemp("s"), contents, tmp_bits)
+    monkeypatch.setattr(session_mod, "LAZY_THRESHOLD", 0 if lazy else 10**9)
+    monkeypatch.setattr(session_mod, "ChildReader", NoChild)
+    single = everything(load_session(d))
+    assert (single[1] is not None) == lazy
+    monkeypatch.setattr(session_mod, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(session_mod, "_BACK_BATCH", 2)
+    for label, reader in READERS.items():
+        monkeypatch.setattr(session_mod, "ChildReader", reader)
+        assert everything(load_session(d)) == single, label
+
+
+def test_the_child_really_reads(writer: DaemonWriter, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared path is taken, and the child's share arrives (else the property proves nothing)."""
+    slug = writer.create_session("Crab", "user")
+    for i in range(300):
+        writer.append_raw(slug, text(f"line {i}"))
+    seen: list[int] = []
+
+    class Counting(ChildReadsAll):
+        def poll(self):
+            got = super().poll()
+            seen.append(len(got))
+            return got
+
+    monkeypatch.setattr(session_mod, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(session_mod, "ChildReader", Counting)
+    s = load_session(writer.sessions_dir / slug)
+    assert sum(seen) == 300
+    assert [x.name for x in s.steps] == [f"step-{i:06d}" for i in range(1, 301)]
+    assert all(x.kind == m.KIND_ENTRY for x in s.steps)
+
+
+def test_a_child_that_dies_leaves_the_loader_to_read_the_rest(writer: DaemonWriter, monkeypatch: pytest.MonkeyPatch) -> None:
+    slug = writer.create_session("Crab", "user")
+    for i in range(200):
+        writer.append_raw(slug, text(f"line {i}"))
+
+    class Dies(ChildReader):
+        def poll(self):
+            got = super().poll()
+            if got:
+                self.proc.kill()
+                self.eof = True  # what remains of the stream is never read
+                return got[:5]
+            return got
+
+    monkeypatch.setattr(session_mod, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(session_mod, "_BACK_BATCH", 1)
+    monkeypatch.setattr(session_mod, "ChildReader", Dies)
+    s = load_session(writer.sessions_dir / slug)
+    assert [x.name for x in s.steps] == [f"step-{i:06d}" for i in range(1, 201)]
+    assert [x.stored.message.content[0].text for x in s.steps] == [f"line {i}" for i in range(200)]
+    assert not [x for x in s.steps if x.stored is LAZY]
+
+
+def test_the_child_is_gone_after_the_load(writer: DaemonWriter, monkeypatch: pytest.MonkeyPatch) -> None:
+    slug = writer.create_session("Crab", "user")
+    for i in range(50):
+        writer.append_raw(slug, text(f"line {i}"))
+    readers: list[ChildReader] = []
+
+    class Recorded(ChildReader):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            readers.append(self)
+
+    monkeypatch.setattr(session_mod, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(session_mod, "ChildReader", Recorded)
+    load_session(writer.sessions_dir / slug)
+    assert len(readers) == 1
+    assert readers[0].proc.returncode is not None  # reaped, not a zombie
+    assert not readers[0].feeder.is_alive()
