@@ -1,0 +1,1 @@
+"""Test support: followers, writers and mutators for the tests and benchmarks (not product code)."""
