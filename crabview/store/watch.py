@@ -195,7 +195,7 @@ def _is_step(name: str) -> bool:
 def _why(e: OSError) -> str:
     if e.errno == errno.ENOSPC:
         return "watch limit"
-    return (e.strerror or str(e)).lower()
+    return (os.strerror(e.errno) if e.errno else str(e)).lower()
 
 
 def _env_max_watches() -> int | None:
