@@ -24,9 +24,9 @@ What the design has to absorb, measured on this kind of machine:
   moved away, replaced or comes back, a ``StoreReplaced`` event says so and
   the whole store is rescanned (watches rebuilt);
 - a file written in place (created or modified, not renamed in) is
-  reported once it settles: soon after the writer closes it, or
-  ``settle`` s after its last write if it stays open; a step that changes
-  after it was reported is ``StepsChanged`` (the daemon never does that);
+  reported once it settles: when the writer closes it, or ``settle`` s
+  after its last write if it stays open; a step that changes after it was
+  reported is ``StepsChanged`` (the daemon never does that);
 - changes before the watcher is ready are lost: each directory is watched
   first and scanned second, and names are de-duplicated;
 - a tmp file that lives for a moment is normal; one that outlives
@@ -56,7 +56,6 @@ from .layout import STEP_PREFIX, TMP_MARK, StoreLayout, is_utf8_name, load_order
 DEFAULT_QUIET_MS = 1
 DEFAULT_DEBOUNCE_MS = 20
 DEFAULT_TMP_GRACE = 0.5
-CLOSE_SETTLE = 0.05  # an in-place write closed: report it this soon after
 STORE_CHECK = 1.0  # idle look at the root's identity and memory.db
 POLL_INTERVAL = 0.25
 MAX_WATCHES_ENV = "CRABVIEW_MAX_WATCHES"
@@ -572,13 +571,8 @@ class StoreWatcher:
                         # written in place: report once it settles
                         self.settling[key] = now + self.settle
                         continue
-                    if mask & ino.IN_CLOSE_WRITE:
-                        if key in self.settling:
-                            self.settling[key] = min(self.settling[key], now + CLOSE_SETTLE)
-                        else:
-                            touched.setdefault(slug, set()).add(name)
-                        continue
-                    if mask & (ino.IN_MOVED_TO | ino.IN_DELETE | ino.IN_MOVED_FROM):
+                    if mask & (ino.IN_CLOSE_WRITE | ino.IN_MOVED_TO | ino.IN_DELETE | ino.IN_MOVED_FROM):
+                        # the writer is done with it (closed, or renamed it in or away)
                         self.settling.pop(key, None)
                 if mask & (ino.IN_DELETE | ino.IN_MOVED_FROM):
                     deleted.setdefault(slug, set()).add(name)
