@@ -10,7 +10,7 @@ what happened per session, so that each front end only renders.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 import msgspec
 
@@ -45,6 +45,7 @@ class SessionUpdate(msgspec.Struct):
     meta_changed: bool = False
     opened: bool = False  # loaded whole for this batch (it was not open before)
     refreshed: bool = False  # an open session re-read its touched names
+    result: Any = None  # the session's RefreshResult when refreshed
 
 
 class LiveBatch(msgspec.Struct):
@@ -137,7 +138,7 @@ class LiveSessions:
         for slug, u in updates.items():
             s = self.sessions.get(slug)
             if s is not None:
-                s.refresh(u.names)
+                u.result = s.refresh(u.names)
                 u.refreshed = True
             elif self.open_on_steps and (u.added or u.rewritten):
                 # Loads everything, including names whose events are still
