@@ -161,3 +161,22 @@ def test_tail_n_on_a_root_prints_the_most_recent_steps_by_file_time(tmp_path: Pa
     assert got == [(z, "step-000005"), (a, "step-000004"), (a, "step-000005")]
     h = subprocess.run([sys.executable, "-m", "crabview", "tail", "--help"], capture_output=True, text=True, timeout=60)
     assert "mtime" in h.stdout
+
+
+def test_a_step_rewritten_while_its_session_was_away_is_printed_as_rewritten(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    w = DaemonWriter(root)
+    slug = w.create_session("Crab", "user")
+    with Tail([str(root), "-n", "0", "-f", "--json"]) as t:
+        names = [w.append(slug, entry(f"one {i}")).name for i in range(3)]
+        t.wait(lambda t: len(files(t)) >= 3)
+        os.rename(root / "sessions" / slug, tmp_path / "parked")
+        t.err.wait_for(lambda ls: any(f"{slug} was moved away" in x or f"{slug} was deleted" in x for x in ls))
+        (tmp_path / "parked" / names[1]).write_bytes(b'{"message":{"role":"user","content":[{"type":"text","text":"edited"}]}}')
+        os.rename(tmp_path / "parked", root / "sessions" / slug)
+        t.wait(lambda t: len(files(t)) >= 4)
+        more = w.append(slug, entry("after")).name
+        t.wait(lambda t: more in files(t))
+        got = t.steps()
+        assert [(d["file"], d.get("rewritten", False)) for d in got] == [(n, False) for n in names] + [(names[1], True), (more, False)]
+        assert got[3]["value"]["message"]["content"][0]["text"] == "edited"

@@ -234,7 +234,7 @@ class StoreWatcher:
         self.known: dict[str, dict[str, Ident]] = {}
         # slug -> identities of a session that was moved away (or went with
         # the store): if it comes back, these steps are not new
-        self.ghosts: dict[str, dict[str, Ident]] = {}
+        self.ghosts: dict[str, tuple[tuple[int, int] | None, dict[str, Ident]]] = {}
         self.dir_id: dict[str, tuple[int, int]] = {}
         self.sessions_mtime: dict[str, int] = {}
         self.memory_sig: tuple[int, int, int] | None = None
@@ -643,32 +643,36 @@ class StoreWatcher:
             return []
         self.dir_id[slug] = did
         known = self.known[slug] = {}
-        ghost = self.ghosts.pop(slug, {})
+        ghost_dir, ghost = self.ghosts.pop(slug, (None, {}))
+        back = ghost_dir == did  # the same directory is back: a name whose file differs was rewritten
         try:
             self.sessions_mtime[slug] = os.stat(path).st_mtime_ns
         except OSError:
             pass
         out: list[StoreEvent] = [SessionAdded(slug)]
-        steps, others = [], []
+        steps, changed, others = [], [], []
         now = time.monotonic()
         for name, ident in names.items():
-            if TMP_MARK in name and not initial and ghost.get(name) != ident:
+            seen = ghost.get(name)
+            if TMP_MARK in name and not initial and seen != ident:
                 # Maybe a write in flight (also in a brand-new directory):
                 # report it only if it stays. At start-up nothing is in flight
                 # as far as we can know, so it is taken as it is.
                 self.pending_tmp.setdefault((slug, name), now + self.tmp_grace)
                 continue
             known[name] = ident
-            if ghost.get(name) == ident:
+            if seen == ident:
                 continue  # reported before the session went away: the same file
             if name == "meta":
                 continue
             if _is_step(name):
-                steps.append(name)
+                (changed if back and seen is not None else steps).append(name)
             else:
                 others.append(name)
         if steps:
             out.append(StepsAdded(slug, sorted(steps, key=load_order_key)))
+        if changed:
+            out.append(StepsChanged(slug, sorted(changed, key=load_order_key)))
         if others:
             out.append(OtherChanged(slug, sorted(others)))
         return out
@@ -695,11 +699,11 @@ class StoreWatcher:
                 del table[key]
         known = self.known.pop(slug, None)
         self.sessions_mtime.pop(slug, None)
-        self.dir_id.pop(slug, None)
+        did = self.dir_id.pop(slug, None)
         if known is None:
             return []
         if moved:
-            self.ghosts[slug] = known
+            self.ghosts[slug] = (did, known)
         else:
             self.ghosts.pop(slug, None)
         return [SessionRemoved(slug, moved)]
