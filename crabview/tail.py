@@ -127,8 +127,9 @@ class Tailer:
         self.err.write(f"crabview tail: {visible(text, multiline=False)}\n")
         self.err.flush()
 
-    def store_event(self, e: StoreReplaced) -> None:
-        self.note(STORE_NOTES.get(e.state, "store {path}: " + e.state).format(path=e.path))
+    def store_event(self, e: StoreReplaced, mode: str = "") -> None:
+        text = STORE_NOTES.get(e.state, "store {path}: " + e.state).format(path=e.path)
+        self.note(text + (f"; watching by {mode}" if mode else ""))
         if self.as_json:
             self.out.write(_json_line({"event": "store_replaced", "state": e.state, "path": e.path, "reason": e.reason}) + "\n")
             self.out.flush()
@@ -151,13 +152,16 @@ class Tailer:
     def apply(self, events: list[Any], single: str | None) -> bool:
         """Apply one batch; returns False when the followed session is gone."""
         b = self.live.apply(events, only=[single] if single is not None else None)
-        for e in b.store:
-            self.store_event(e)
+        mode = ""
         for w in b.watcher:
             said = f"{w.mode} ({w.reason})" if w.reason else w.mode
             if said != self.described:
-                self.described = said
-                self.note(f"watching by {said}")
+                self.described = mode = said
+        for e in b.store:
+            self.store_event(e, mode)
+            mode = ""
+        if mode:
+            self.note(f"watching by {mode}")
         quiet = bool(b.store)  # the store changed: one line said it, not one per session
         removed = {r.slug for r in b.sessions_removed}
         for r in b.sessions_removed:
