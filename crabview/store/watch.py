@@ -682,7 +682,10 @@ class StoreWatcher:
         path = os.path.join(self.sessions_dir, slug)
         names = _scan(path)
         if names is None:
-            return self._remove_session(slug, moved=True)
+            # Gone (or unlistable) just now. Where sessions/ is watched, its
+            # events (or the store's identity check) say what happened; a
+            # look that falls into a rename away and back must not drop it.
+            return self._remove_session(slug, moved=True) if self._presence_polled() else []
         try:
             self.sessions_mtime[slug] = os.stat(path).st_mtime_ns
         except OSError:
@@ -872,6 +875,10 @@ class StoreWatcher:
 
     # -- polling -----------------------------------------------------------------------
 
+    def _presence_polled(self) -> bool:
+        """Whether sessions come and go by polling (no watch on sessions/)."""
+        return self.inotify is None or _SESSIONS_KEY in self.polled
+
     def _poll_once(self) -> list[StoreEvent]:
         """Look at what is not watched: everything in poll mode, else the polled dirs."""
         out: list[StoreEvent] = []
@@ -889,10 +896,11 @@ class StoreWatcher:
             path = os.path.join(self.sessions_dir, slug)
             did = _dir_id(path)
             if did != self.dir_id.get(slug):
-                out.extend(self._remove_session(slug, moved=True))
-                if did is not None:
-                    out.extend(self._add_session(slug))
-                continue
+                if self._presence_polled():
+                    out.extend(self._remove_session(slug, moved=True))
+                    if did is not None:
+                        out.extend(self._add_session(slug))
+                continue  # else sessions/'s events say it
             try:
                 mt = os.stat(path).st_mtime_ns
             except OSError:

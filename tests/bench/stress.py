@@ -123,9 +123,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=120)
     ap.add_argument("--rate", type=float, default=200)
     ap.add_argument("--sessions", type=int, default=20)
-    ap.add_argument("--max-watches", type=int, default=None, help="watch budget of the follower (default: half the sessions)")
+    ap.add_argument("--max-watches", type=int, default=None, help="watch budget of the follower (default: half the sessions; -1: none)")
     args = ap.parse_args()
     budget = args.max_watches if args.max_watches is not None else 2 + args.sessions // 2
+    budget = None if budget < 0 else budget
     tmp = Path(tempfile.mkdtemp(prefix="crabview-stress-"))
     writer = StressWriter(tmp / "root", sessions=args.sessions, rate=args.rate)
     res = follow_with_tail(tmp / "root", writer, args.seconds, max_watches=budget)
