@@ -13,8 +13,9 @@ import heapq
 import json
 import os
 import sys
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
+from .progress import Progress
 from .render.safe import visible
 from .render.text import KIND_GLYPH, ToolIndex, step_json, summary
 from .store import models as m
@@ -31,14 +32,16 @@ STORE_NOTES = {
 }
 
 
-def recent_steps(store: Store, slugs: list[str], n: int) -> list[tuple[str, str]]:
+def recent_steps(store: Store, slugs: list[str], n: int, progress: Callable[[int, int], None] | None = None) -> list[tuple[str, str]]:
     """The ``n`` most recent step files of these sessions by mtime, oldest first.
 
     Ties (coarse file times) go by load order within a session. One stat
     per step file, no decoding.
     """
     heap: list[tuple[int, str, bytes, str]] = []
-    for slug in slugs:
+    for k, slug in enumerate(slugs):
+        if progress is not None:
+            progress(k, len(slugs))
         try:
             it = os.scandir(store.session_path(slug))
         except OSError:
@@ -143,7 +146,9 @@ class Tailer:
                 s = self.session(slug)
                 self.emit(s, list(range(max(0, len(s.steps) - n), len(s.steps))))
             return
-        for slug, name in recent_steps(self.store, slugs, n):
+        with Progress("finding the most recent steps", stream=self.err) as progress:
+            picked = recent_steps(self.store, slugs, n, progress)
+        for slug, name in picked:
             s = self.session(slug)
             i = s.index_of(name)
             if i is not None:

@@ -59,8 +59,8 @@ def test_a_watch_that_cannot_be_added_is_polled_and_said(writer: DaemonWriter, m
             written[s].append(writer.append(s, entry(f"x{i}")).name)
         c.wait(lambda: all(c.added(s) == written[s] for s in slugs), timeout=10)
         # a new session whose watch fails is polled too, and counted
-        refused_new = writer.create_session("Crab", "user0")  # user0's next seq: a new slug
         monkeypatch.setattr(c.watcher, "max_watches", c.watcher.watch_count)  # no more watches from here on
+        refused_new = writer.create_session("Crab", "user0")  # user0's next seq: a new slug
         name = writer.append(refused_new, entry("in a polled session")).name
         c.wait(lambda: name in c.added(refused_new), timeout=10)
         whys = "watch limit" if why == "watch limit" else f"{why}, watch limit"

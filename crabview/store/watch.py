@@ -60,14 +60,12 @@ STORE_CHECK = 1.0  # idle look at the root's identity and memory.db
 POLL_INTERVAL = 0.25
 MAX_WATCHES_ENV = "CRABVIEW_MAX_WATCHES"
 
-# watchfiles' change numbers, kept for the poller's and tests' vocabulary
-ADDED, MODIFIED, DELETED = 1, 2, 3
-
 _DIR_MASK = ino.IN_CREATE | ino.IN_DELETE | ino.IN_MOVED_FROM | ino.IN_MOVED_TO | ino.IN_CLOSE_WRITE | ino.IN_DELETE_SELF | ino.IN_MOVE_SELF | ino.IN_ONLYDIR
 _SESSION_MASK = _DIR_MASK | ino.IN_MODIFY | ino.IN_ATTRIB
 _SELF = ino.IN_DELETE_SELF | ino.IN_MOVE_SELF | ino.IN_IGNORED | ino.IN_UNMOUNT
 _SESSIONS_KEY = "\0sessions"  # the polled-dirs key of sessions/ itself
 _ROOT_KEY = "\0root"
+_PARENT_KEY = "\0parent"
 
 Ident = tuple[int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns
 
@@ -215,7 +213,6 @@ class StoreWatcher:
         poll_interval: float = POLL_INTERVAL,
         settle: float | None = None,
         max_watches: int | None = None,
-        step_ms: int | None = None,  # accepted for old callers; batching is event-driven now
     ):
         self.layout = layout
         self.sessions_dir = str(layout.sessions_dir)
@@ -248,6 +245,7 @@ class StoreWatcher:
         # inotify state
         self.inotify: ino.Inotify | None = None
         self.root_wd: int | None = None
+        self.parent_wd: int | None = None
         self.sessions_wd: int | None = None
         self.wd_slugs: dict[int, set[str]] = {}
         self.slug_wd: dict[str, int] = {}
@@ -398,9 +396,13 @@ class StoreWatcher:
         self.root_wd = self.sessions_wd = None
         self.polled.clear()
         self.symlinked.clear()
+        self.parent_wd = None
         if self.root is not None:
             self.root_wd = self._add_watch(_ROOT_KEY, self.root, _DIR_MASK)
         self.sessions_wd = self._add_watch(_SESSIONS_KEY, self.sessions_dir, _DIR_MASK)
+        if self.store_gone:
+            # while the store is gone, its parent says at once when it is back
+            self.parent_wd = self._add_watch(_PARENT_KEY, os.path.dirname(self.root or self.sessions_dir), ino.IN_CREATE | ino.IN_MOVED_TO | ino.IN_ONLYDIR)
 
     def _stop_inotify(self) -> None:
         i, self.inotify = self.inotify, None
@@ -444,8 +446,8 @@ class StoreWatcher:
                 raise OSError(errno.ENOSPC, f"watch budget of {self.max_watches} reached", path)
             wd = i.add_watch(path, mask)
         except OSError as e:
-            if e.errno == errno.ENOENT and key in (_ROOT_KEY, _SESSIONS_KEY):
-                return None  # the store is gone: its identity check says so and watches it again
+            if key == _PARENT_KEY or (e.errno == errno.ENOENT and key in (_ROOT_KEY, _SESSIONS_KEY)):
+                return None  # the store is gone: its identity check (every poll_interval) watches it again
             self.polled[key] = _why(e)
             return None
         self.watch_count += 1
@@ -524,6 +526,10 @@ class StoreWatcher:
             mask, name = ev.mask, ev.name
             if mask & ino.IN_Q_OVERFLOW:
                 overflow = True
+                continue
+            if ev.wd == self.parent_wd and self.parent_wd is not None:
+                if name == os.path.basename(self.root or self.sessions_dir):
+                    store_check = True
                 continue
             if ev.wd == self.root_wd and self.root_wd is not None:
                 if (not name and mask & _SELF) or name == sessions_name:
@@ -801,10 +807,10 @@ class StoreWatcher:
         out: list[StoreEvent] = []
         was_present = self._store_present(before)
         if not self._store_present(ids):
-            if not was_present:
-                return []  # still gone (say, the root is back but sessions/ is not yet)
             self.store_gone = True
-            self._restart_inotify()
+            self._restart_inotify()  # watch what is there now (a new root, not yet its sessions/)
+            if not was_present:
+                return []  # still gone
             out.append(StoreReplaced("gone", path, f"{path} was moved away or deleted"))
             for slug in sorted(self.known):
                 out.extend(self._remove_session(slug, moved=True))
