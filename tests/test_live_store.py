@@ -46,7 +46,7 @@ def test_root_replaced_is_said_and_every_step_of_the_new_store_is_printed_once(t
         assert files(t) == names + ["step-000013"]
         states = [d["state"] for d in t.records() if d.get("event") == "store_replaced"]
         assert states and states[-1] == "replaced"
-        assert any("replaced by another directory" in x for x in t.err.lines), t.err.lines
+        t.err.wait_for(lambda ls: any("replaced by another directory" in x for x in ls))  # stderr is its own pipe
 
 
 def test_root_renamed_away_and_back_reprints_nothing(tmp_path: Path) -> None:

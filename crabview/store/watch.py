@@ -167,6 +167,32 @@ def _scan(path: str) -> dict[str, Ident] | None:
     return out
 
 
+def _scan_settled(path: str, known: dict[str, Ident]) -> dict[str, Ident] | None:
+    """``_scan``, safe against a listing that races renames into the directory.
+
+    readdir misses an entry renamed in behind its cursor while it returns
+    one renamed in later, so one listing can hold step N+1 without step N.
+    Every step up to the highest new one in that listing was renamed in
+    before it ended (the daemon numbers steps in write order), so a second
+    listing holds them all; steps it shows beyond that wait for the next
+    look, so what is reported never skips one.
+    """
+    names = _scan(path)
+    if names is None:
+        return None
+    new = [n for n in names if n not in known and _is_step(n) and TMP_MARK not in n]
+    if not new:
+        return names
+    again = _scan(path)
+    if again is None:
+        return names
+    top = max(load_order_key(n) for n in new)
+    for n, ident in again.items():
+        if n not in names and (not _is_step(n) or TMP_MARK in n or load_order_key(n) <= top):
+            names[n] = ident
+    return names
+
+
 def _lident(path: str) -> Ident | None:
     try:
         return _ident(os.lstat(path))
@@ -643,7 +669,7 @@ class StoreWatcher:
         path = os.path.join(self.sessions_dir, slug)
         self._watch_session(slug)  # first: what lands after this is an event
         did = _dir_id(path)
-        names = _scan(path)
+        names = _scan(path) if initial else _scan_settled(path, {})
         if names is None or did is None:
             self._unwatch_session(slug)
             return []
@@ -686,7 +712,7 @@ class StoreWatcher:
     def _sync_session(self, slug: str) -> list[StoreEvent]:
         """Compare a known session with its directory now (poll, rescan)."""
         path = os.path.join(self.sessions_dir, slug)
-        names = _scan(path)
+        names = _scan_settled(path, self.known[slug])
         if names is None:
             # Gone (or unlistable) just now. Where sessions/ is watched, its
             # events (or the store's identity check) say what happened; a
