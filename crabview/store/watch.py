@@ -34,9 +34,14 @@ What the design has to absorb, measured on this kind of machine:
   it), never flashed while a write is in flight;
 - the inotify queue can overflow: then every session is rescanned.
 
-Latency: events are read as soon as the fd is readable; a batch ends after
-``quiet_ms`` without new events (or ``debounce_ms`` after it began). See
-tests/bench/live.py for the figures.
+Latency vs idle cost: the inotify fd is read as soon as it is readable
+(an asyncio reader, no sleeping poll loop); a batch ends after ``quiet_ms``
+without new events, or ``debounce_ms`` after it began, so a lone step
+arrives at once and a burst comes in batches at most 20 ms apart. The only
+timer when idle is a look at the store's identity and memory.db every
+second. Measured with tests/bench/live.py (tail -f as a separate process,
+500 steps at 20 ms): p50 1.7 ms, p95 6.7 ms rename -> line (watchfiles
+with step=4 gave p50 7.0, p95 9.0), idle CPU 0.1 % (was 0.7-1.2 %).
 """
 
 from __future__ import annotations
