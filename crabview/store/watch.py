@@ -827,8 +827,21 @@ class StoreWatcher:
         return ids[1] is not None and (self.root is None or ids[0] is not None)
 
     def _check_store(self) -> list[StoreEvent]:
+        """Compare the root's and sessions/'s identity with what we follow; act on a change.
+
+        Watches are rebuilt before the identity is read again: a store that
+        appears in between is then either seen by that read (and handled
+        here, in the next round) or announced by the new watches."""
         if self.only is not None:
             return []
+        out: list[StoreEvent] = []
+        for _ in range(4):
+            out.extend(self._check_store_once())
+            if self._current_store_ids() == self.store_ids:
+                break
+        return out
+
+    def _check_store_once(self) -> list[StoreEvent]:
         ids = self._current_store_ids()
         if ids == self.store_ids:
             return []
