@@ -180,3 +180,20 @@ def test_a_step_rewritten_while_its_session_was_away_is_printed_as_rewritten(tmp
         got = t.steps()
         assert [(d["file"], d.get("rewritten", False)) for d in got] == [(n, False) for n in names] + [(names[1], True), (more, False)]
         assert got[3]["value"]["message"]["content"][0]["text"] == "edited"
+
+
+def test_a_session_that_could_not_be_listed_is_followed_once_it_can(tmp_path: Path) -> None:
+    w = DaemonWriter(tmp_path / "root")
+    slug = w.create_session("Crab", "user")
+    names = [w.append(slug, entry(f"s{i}")).name for i in range(2)]
+    sdir = w.sessions_dir / slug
+    os.chmod(sdir, 0o000)
+    try:
+        with Tail([str(w.root), "-n", "0", "-f", "--json"], bound_by_permissions=True) as t:
+            os.chmod(sdir, 0o755)  # heard as a change of sessions/ (its entry's attributes)
+            t.wait(lambda t: files(t) == names)
+            more = w.append(slug, entry("later")).name
+            t.wait(lambda t: more in files(t))
+            assert files(t) == names + [more]
+    finally:
+        os.chmod(sdir, 0o755)

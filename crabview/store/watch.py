@@ -67,6 +67,9 @@ MAX_WATCHES_ENV = "CRABVIEW_MAX_WATCHES"
 
 _DIR_MASK = ino.IN_CREATE | ino.IN_DELETE | ino.IN_MOVED_FROM | ino.IN_MOVED_TO | ino.IN_CLOSE_WRITE | ino.IN_DELETE_SELF | ino.IN_MOVE_SELF | ino.IN_ONLYDIR
 _SESSION_MASK = _DIR_MASK | ino.IN_MODIFY | ino.IN_ATTRIB
+# sessions/ also hears a session dir's permissions change: one that could
+# not be listed is looked at again when it can
+_SESSIONS_MASK = _DIR_MASK | ino.IN_ATTRIB
 _SELF = ino.IN_DELETE_SELF | ino.IN_MOVE_SELF | ino.IN_IGNORED | ino.IN_UNMOUNT
 _SESSIONS_KEY = "\0sessions"  # the polled-dirs key of sessions/ itself
 _ROOT_KEY = "\0root"
@@ -430,7 +433,7 @@ class StoreWatcher:
         self.parent_wd = None
         if self.root is not None:
             self.root_wd = self._add_watch(_ROOT_KEY, self.root, _DIR_MASK)
-        self.sessions_wd = self._add_watch(_SESSIONS_KEY, self.sessions_dir, _DIR_MASK)
+        self.sessions_wd = self._add_watch(_SESSIONS_KEY, self.sessions_dir, _SESSIONS_MASK)
         if self.store_gone:
             # while the store is gone, its parent says at once when it is back
             self.parent_wd = self._add_watch(_PARENT_KEY, os.path.dirname(self.root or self.sessions_dir), ino.IN_CREATE | ino.IN_MOVED_TO | ino.IN_ONLYDIR)

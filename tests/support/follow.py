@@ -81,13 +81,23 @@ class Collector:
         raise AssertionError(f"timed out; events so far: {self.events[-20:]}")
 
 
-def spawn_tail(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+def drop_dac_powers() -> None:
+    """As root, permission bits bind only without CAP_DAC_OVERRIDE/READ_SEARCH (gone after exec)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):
+        libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
+
+
+def spawn_tail(args: list[str], env: dict[str, str] | None = None, bound_by_permissions: bool = False) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "crabview", "tail", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        preexec_fn=drop_dac_powers if bound_by_permissions and os.geteuid() == 0 else None,
     )
 
 
@@ -113,8 +123,8 @@ class LineReader:
 class Tail:
     """``crabview tail -f`` on a target, its stdout and stderr read as lines."""
 
-    def __init__(self, args: list[str], env: dict[str, str] | None = None):
-        self.proc = spawn_tail(args, env)
+    def __init__(self, args: list[str], env: dict[str, str] | None = None, bound_by_permissions: bool = False):
+        self.proc = spawn_tail(args, env, bound_by_permissions)
         self.out = LineReader(self.proc.stdout)
         self.err = LineReader(self.proc.stderr)
         self.err.wait_for(lambda ls: any("following" in x for x in ls), timeout=30)
