@@ -414,15 +414,32 @@ def demo(path: str | None, live: bool, no_ui: bool) -> None:
 @main.command()
 @click.argument("target", required=False)
 @click.option("--root", help="Store root when TARGET is a session slug.")
-@click.option("-n", "lines", default=10, show_default=True, type=click.IntRange(min=0), help="How many steps to print first.")
+@click.option(
+    "-n",
+    "lines",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="How many steps to print first: of a session, its last steps in load order; of a root, the store's most recent steps by the files' times (mtime), across sessions.",
+)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new steps as they land.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per step (show --json fields + slug).")
 @click.option("--poll", is_flag=True, help="Poll instead of inotify (network filesystems).")
 def tail(target: str | None, root: str | None, lines: int, follow: bool, as_json: bool, poll: bool) -> None:
-    """Print the last steps of a session (or of every session under a root); -f follows.
+    """Print the last steps of a session (or the store's most recent steps under a root); -f follows.
 
     TARGET is a root, a session directory, or a session slug under --root
-    (default $CRABTALK_HOME, then ~/.crabtalk).
+    (default $CRABTALK_HOME, then ~/.crabtalk). For a root, -n picks the
+    most recent step files by modification time (mtime), whatever session
+    they are in, and prints them oldest first.
+
+    With -f, each step is printed once; a step whose file changes after it
+    was printed is printed again, marked rewritten ("rewritten": true with
+    --json). When the root or sessions/ is moved away, replaced or comes
+    back, a line on stderr says so (and a {"event": "store_replaced"}
+    record with --json) and the new store is followed. Directories that
+    cannot be watched (the inotify watch limit) are polled, and stderr
+    says "inotify + poll (N dirs polled: watch limit)".
     """
     from .tail import run_tail
 

@@ -129,3 +129,105 @@ async def test_deleting_the_whole_store_says_so(writer: DaemonWriter) -> None:
         await see(pilot, "STORE GONE", timeout=10)  # first on the status line
         assert app.store_gone
         assert any("the store is gone" in n.message for n in app._notifications)
+
+
+# --- issue 11: the store replaced, the watch budget, steps rewritten in place ------------
+
+
+def _watching(app) -> bool:
+    w = app.watcher
+    if w is None:
+        return False
+    ready = getattr(w, "ready", None)
+    return ready is None or ready.is_set()
+
+
+def _status(app) -> str:
+    from textual.widgets import Static
+
+    from tui_support import region_text
+
+    return region_text(app, app.query_one("#status", Static))
+
+
+async def test_a_replaced_root_is_said_and_its_steps_are_shown(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    w = DaemonWriter(root)
+    slug = w.create_session("Crab", "user", "the old store")
+    w.append(slug, _entry("old store step"))
+    app = fixed_app(root, watch=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, slug)
+        await wait_for(pilot, lambda: _watching(app))
+        root.rename(tmp_path / "root.old")  # mv ROOT ROOT.old; mkdir ROOT; a daemon writes
+        root.mkdir()
+        w2 = DaemonWriter(root)
+        new = w2.create_session("Crab", "user", "the new store")
+        assert new == slug
+        for k in range(3):
+            w2.append(new, _entry(f"new store step {k}"))
+        await wait_for(pilot, lambda: "STORE REPLACED" in _status(app) or "STORE GONE" in _status(app), timeout=10)
+        tl = app.timeline
+        await wait_for(pilot, lambda: app.model is not None and tl.row_count == 3 and "new store step 2" in tl.row_text(2), timeout=10)
+        assert "old store step" not in "".join(tl.row_text(r) for r in range(tl.row_count))
+        await see(pilot, "the new store")
+        assert "STORE REPLACED" in _status(app)
+        assert any("replaced" in n.message for n in app._notifications)
+
+
+async def test_a_root_moved_away_says_gone_then_back(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    w = DaemonWriter(root)
+    slug = w.create_session("Crab", "user", "wanderer")
+    w.append(slug, _entry("a step"))
+    app = fixed_app(root, watch=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, slug)
+        await wait_for(pilot, lambda: _watching(app))
+        root.rename(tmp_path / "parked")
+        await wait_for(pilot, lambda: "STORE GONE" in _status(app), timeout=10)
+        (tmp_path / "parked").rename(root)
+        await wait_for(pilot, lambda: "STORE BACK" in _status(app), timeout=10)
+        await loaded(pilot, slug)
+        w.append(slug, _entry("after the return"))
+        tl = app.timeline
+        await wait_for(pilot, lambda: tl.row_count == 2 and "after the return" in tl.row_text(1))
+
+
+async def test_watch_budget_is_on_the_status_line(writer: DaemonWriter, monkeypatch) -> None:
+    monkeypatch.setenv("CRABVIEW_MAX_WATCHES", "3")  # root, sessions/, one session
+    slugs = [writer.create_session("Crab", f"u{k}") for k in range(5)]
+    for s in slugs:
+        writer.append(s, _entry(f"in {s}"))
+    app = fixed_app(writer.root, watch=True, select=slugs[-1])
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, slugs[-1])
+        await wait_for(pilot, lambda: "inotify + poll (4 dirs polled: watch limit)" in _status(app), timeout=10)
+        # a polled session still goes live
+        writer.append(slugs[-1], _entry("arrives by polling"))
+        tl = app.timeline
+        await wait_for(pilot, lambda: tl.row_count == 2 and "arrives by polling" in tl.row_text(1))
+
+
+async def test_a_step_rewritten_in_place_updates_its_row_and_is_a_problem(writer: DaemonWriter) -> None:
+    from crabview.demo import encode
+
+    slug = writer.create_session("Crab", "user")
+    writer.append(slug, _entry("first"))
+    p = writer.append(slug, _entry("the original words"))
+    app = fixed_app(writer.root, watch=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, slug)
+        await wait_for(pilot, lambda: _watching(app))
+        tl = app.timeline
+        assert "the original words" in tl.row_text(1)
+        with open(p, "r+b") as f:
+            f.write(encode(_entry("words changed in place")))
+            f.truncate()
+        await wait_for(pilot, lambda: "words changed in place" in tl.row_text(1))
+        assert tl.row_count == 2
+        s = app.session
+        assert s is not None
+        assert [(pr.code, pr.file, pr.severity) for pr in s.problems] == [("step_rewritten", p.name, "warning")]
+        await wait_for(pilot, lambda: app.stats.get(slug) is not None and app.stats[slug].problems == 1)
+        await see(pilot, "1 problem")

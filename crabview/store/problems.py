@@ -30,7 +30,11 @@ CODES: dict[str, tuple[str, str]] = {
     "memory_unreadable": ("error", "memory.db cannot be read"),
     "lenient_decode": ("info", "the daemon accepts this step only through a serde leniency"),
     "skipped_name": ("warning", "a step- name the daemon never reads (not valid UTF-8)"),
+<<<<<<< HEAD
     "counter_wraps": ("error", "the step counter wraps past u64's end: the next step is written as step-000000"),
+=======
+    "step_rewritten": ("warning", "a step file changed after it was first read: the daemon never rewrites a step"),
+>>>>>>> live
 }
 
 
@@ -131,6 +135,9 @@ def session_problems(s: "Session") -> list[Problem]:
             order_broken = f"{prev_name} (step {prev_num}) loads before {name} (step {n})"
         if prev_num is None or n > prev_num:
             prev_num, prev_name = n, name
+    for name in sorted(s.rewritten):
+        if s.index_of(name) is not None:
+            out.append(problem("step_rewritten", slug, name, f"{s.rewritten[name]}: the daemon never rewrites a step"))
     if numbers:
         top = max(numbers)
         if top > 999999:

@@ -298,6 +298,9 @@ class Session:
         self.source: StepSource | None = None  # set when values live on disk (big sessions)
         self._derived: dict[str, Any] = {}
         self.generation = 0
+        # step name -> why: steps a live follower saw change after it read
+        # them (store/live.py); the daemon never rewrites a step
+        self.rewritten: dict[str, str] = {}
 
     # -- reading -----------------------------------------------------------
 
@@ -421,6 +424,11 @@ class Session:
         elif result.meta_changed or names:
             self._derived.clear()
         return result
+
+    def mark_rewritten(self, names: Iterable[str], reason: str) -> None:
+        for name in names:
+            self.rewritten[name] = reason
+        self._derived.clear()
 
     def set_memory(self, memory: Memory) -> None:
         self.memory = memory

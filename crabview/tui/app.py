@@ -7,7 +7,6 @@ factory the CLI, the tests, the screenshots and the benchmark use.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -23,22 +22,11 @@ from ..render.safe import one_line, visible
 from ..render.text import ToolIndex, fmt_int, summary
 from ..store.decode import salvage
 from ..store.session import Session, read_file
-from ..store.store import Store, summarize
-from ..store.watch import (
-    MemoryChanged,
-    MetaChanged,
-    OtherChanged,
-    SessionAdded,
-    SessionRemoved,
-    StepsAdded,
-    StepsChanged,
-    StepsRemoved,
-    StoreWatcher,
-    WatcherState,
-    step_names_for,
-)
+from ..store.store import Store
+from ..store.watch import StoreWatcher
 from .actions import bindings
 from .commands import CrabviewCommands
+from .live import LiveFeed, StoreChanged
 from .safe_ui import GuardedApp, notify_plain
 from .messages import (
     FactsReady,
@@ -60,6 +48,7 @@ from .widgets.sessions import SessionsPane
 from .widgets.timeline import Timeline, TimelineHeader
 
 LIVE_SECONDS = 10.0
+STORE_NOTE_SECONDS = 60.0  # how long the status line says the store was replaced
 SALVAGE_CAP = 1 << 20
 SEARCH_ALL_CAP = 500  # results listed by a search across sessions (all are counted)
 STATS_MAX_STEPS = 20_000  # larger sessions get their badge counts when opened
@@ -108,6 +97,8 @@ class CrabviewApp(GuardedApp, App[None]):
         self.watcher: StoreWatcher | None = None
         self.watcher_mode = "starting" if watch else "off"
         self.watcher_reason = ""
+        self.live_feed = LiveFeed(self)
+        self.store_event: tuple[str, float] | None = None  # (state, when) of the last store replacement
         self.search_query = ""
         self.search_rows: list[int] = []
         self.load_seconds: float | None = None
@@ -154,8 +145,8 @@ class CrabviewApp(GuardedApp, App[None]):
 
     def _check_store(self) -> None:
         """Say so, loudly, when the store root (or its sessions/ dir) is deleted, and when it is back."""
-        if not self._alive():
-            return
+        if not self._alive() or self.watch_enabled:
+            return  # a watcher knows the store by identity and says so (StoreChanged)
         gone = not self.store.sessions_dir.is_dir()
         if gone == self.store_gone:
             return
@@ -214,7 +205,11 @@ class CrabviewApp(GuardedApp, App[None]):
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(" ")
         if self.store_gone:
-            t.append(" STORE GONE: sessions/ was deleted ", style="bold white on red")
+            t.append(" STORE GONE: moved away or deleted ", style="bold white on red")
+            t.append(" ")
+        elif self.store_event is not None and time.monotonic() - self.store_event[1] < STORE_NOTE_SECONDS:
+            label = "STORE BACK" if self.store_event[0] == "back" else "STORE REPLACED"
+            t.append(f" {label}: reloaded ", style="bold black on yellow")
             t.append(" ")
         probs = sum(s.problems for s in self.stats.values())
         if probs:
@@ -396,82 +391,11 @@ class CrabviewApp(GuardedApp, App[None]):
 
     # -- live ---------------------------------------------------------------------
 
-    @work(exclusive=True, group="watch", name="watch_store")
-    async def watch_store(self) -> None:
-        watcher = StoreWatcher(self.store.layout, poll=self.poll)
-        self.watcher = watcher
-        agen = watcher.events()
-        self.post_message(WatcherStatus(watcher.mode, watcher.fallback_reason))
-        try:
-            async for batch in agen:
-                await self._apply_batch(batch)
-        finally:
-            watcher.stop()
-            await agen.aclose()
-
-    async def _apply_batch(self, batch: list[Any]) -> None:
-        now = time.monotonic()
-        resummarize: set[str] = set()
-        removed: list[str] = []
-        memory = False
-        for e in batch:
-            if isinstance(e, WatcherState):
-                self.post_message(WatcherStatus(e.mode, e.reason))
-            elif isinstance(e, MemoryChanged):
-                memory = True
-            elif isinstance(e, SessionRemoved):
-                removed.append(e.slug)
-            elif isinstance(e, (SessionAdded, MetaChanged, StepsAdded, StepsChanged, StepsRemoved, OtherChanged)):
-                resummarize.add(e.slug)
-                if isinstance(e, (StepsAdded, MetaChanged, SessionAdded)):
-                    self.live_at[e.slug] = now
-        cur = self.selected
-        if memory:
-            mem = await asyncio.to_thread(self.store.reload_memory)
-            self.post_message(MemoryReloaded(mem))
-        if cur is not None and cur in resummarize:
-            names = step_names_for(batch, cur)
-            if self.loading == cur:
-                self.pending_names.setdefault(cur, []).extend(names)
-            elif self.session is not None and self.session.slug == cur and names:
-                s = self.session
-                res = await asyncio.to_thread(s.refresh, names)
-                changed = bool(res.changed or res.removed or res.full)
-                self.post_message(SessionRefreshed(cur, list(res.added), changed, res.meta_changed))
-            # the open session's summary is patched from the loaded session
-            # (a directory scan of a 100k-step session per append costs more than the append)
-            if not any(isinstance(e, (MetaChanged, SessionAdded, OtherChanged)) and e.slug == cur for e in batch):
-                resummarize.discard(cur)
-        if removed:
-            for slug in removed:
-                self.live_at.pop(slug, None)
-            self.post_message(SessionsRemoved(removed))
-        self._check_store()
-        if resummarize:
-            slugs = [s for s in resummarize if s not in removed]
-            summ = await asyncio.to_thread(self._resummarize, slugs)
-            self.post_message(SummariesLoaded(summ, self._latest_for(summ), full=False))
-
-    def _resummarize(self, slugs: list[str]) -> list[Any]:
-        from ..store.store import SessionEntry
-
-        out = []
-        for slug in slugs:
-            p = self.store.session_path(slug)
-            if p.is_dir():
-                out.append(summarize(SessionEntry(slug, str(p), p.is_symlink())))
-        return out
+    def watch_store(self) -> None:
+        self.run_worker(self.live_feed.run(), exclusive=True, group="watch", name="watch_store")
 
     def _refresh_current(self, names: list[str]) -> None:
-        self._refresh_worker(names)
-
-    @work(exclusive=False, group="refresh", name="refresh_session")
-    async def _refresh_worker(self, names: list[str]) -> None:
-        s = self.session
-        if s is None:
-            return
-        res = await asyncio.to_thread(s.refresh, names)
-        self.post_message(SessionRefreshed(s.slug, list(res.added), True, res.meta_changed))
+        self.run_worker(self.live_feed.refresh_open(names), group="refresh", name="refresh_session")
 
     @on(SessionRefreshed)
     def _session_refreshed(self, msg: SessionRefreshed) -> None:
@@ -560,6 +484,37 @@ class CrabviewApp(GuardedApp, App[None]):
                 self.timeline.set_model(None, f"session {one_line(slug, 60)} was deleted")
                 self._main(TimelineHeader).show(None, f"session {one_line(slug, 60)} was deleted")
                 self.detail.show_step(None, -1)
+        self.refresh_sessions()
+
+    @on(StoreChanged)
+    def _store_changed(self, msg: StoreChanged) -> None:
+        """The root or sessions/ is not the directory it was: say so, and show the new one."""
+        if not self._alive():
+            return
+        self.store_event = (msg.state, time.monotonic())
+        self.store_gone = msg.state == "gone"
+        if msg.state == "gone":
+            notify_plain(
+                self,
+                f"the store is gone: {msg.path} was moved away or deleted while crabview was open",
+                title="store gone",
+                severity="error",
+                timeout=30,
+            )
+            self.summaries.clear()
+            self.stats.clear()
+            self._main(TimelineHeader).show(None, "the store is gone")
+            self.timeline.set_model(None, "the store was moved away or deleted")
+        else:
+            what = "the same store is back" if msg.state == "back" else "another directory is there now"
+            notify_plain(self, f"store {msg.path} replaced: {what}; reloaded", title=f"store {msg.state}", severity="warning", timeout=15)
+            # reload the list, then the session that was on screen (if the new store has it)
+            want = self.selected
+            self.selected = None
+            self.session = None
+            self.model = None
+            self.initial_select = want
+            self.load_summaries()
         self.refresh_sessions()
 
     # -- timeline & detail ------------------------------------------------------------
