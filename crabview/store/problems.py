@@ -30,11 +30,8 @@ CODES: dict[str, tuple[str, str]] = {
     "memory_unreadable": ("error", "memory.db cannot be read"),
     "lenient_decode": ("info", "the daemon accepts this step only through a serde leniency"),
     "skipped_name": ("warning", "a step- name the daemon never reads (not valid UTF-8)"),
-<<<<<<< HEAD
     "counter_wraps": ("error", "the step counter wraps past u64's end: the next step is written as step-000000"),
-=======
     "step_rewritten": ("warning", "a step file changed after it was first read: the daemon never rewrites a step"),
->>>>>>> live
 }
 
 
