@@ -65,6 +65,9 @@ class Timeline(ScrollView, can_focus=True):
         Binding("down,j", "cursor_down", "Down", show=False),
         Binding("pageup", "page_up_rows", "PgUp", show=False),
         Binding("pagedown", "page_down_rows", "PgDn", show=False),
+        # ScrollView binds Home/End to a bare scroll; here they are g/G (cursor, detail, follow)
+        Binding("home", "app.top", "Top", show=False),
+        Binding("end", "app.end", "End", show=False),
     ]
 
     cursor: reactive[int] = reactive(0, always_update=True, repaint=False)
@@ -159,16 +162,25 @@ class Timeline(ScrollView, can_focus=True):
             self.post_message(self.Highlighted(self, self.current_step()))
 
     def _scroll_cursor_visible(self) -> None:
+        """Scroll the least that shows the cursor row, and repaint everything visible.
+
+        ``set_scroll`` bypasses the scroll watchers, so a scroll made with it
+        leaves every line but the refreshed ones stale on screen; assigning
+        ``scroll_y`` runs the watcher (scrollbar, full repaint) and clamps.
+        """
         h = self.scrollable_content_region.height or self.size.height
         if h <= 0:
             return
         top = int(self.scroll_offset.y)
         r = self.cursor
+        want = top
         if r < top:
-            self.set_scroll(None, r)
+            want = r
         elif r >= top + h:
-            self.set_scroll(None, r - h + 1)
-
+            want = r - h + 1
+        if want != top:
+            self.scroll_to(y=want, animate=False, immediate=True, force=True)
+            self.refresh()
     def move_to_row(self, r: int) -> None:
         self._set_cursor(r)
 
@@ -211,7 +223,10 @@ class Timeline(ScrollView, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         self.focus()
-        r = int(event.y + self.scroll_offset.y)
+        offset = event.get_content_offset(self)
+        if offset is None:  # on the scrollbar or the border
+            return
+        r = int(offset.y + self.scroll_offset.y)
         if 0 <= r < self.row_count:
             self._set_cursor(r)
 
@@ -239,12 +254,13 @@ class Timeline(ScrollView, can_focus=True):
             strip = strip.apply_style(S_CURSOR if self.has_focus else S_CURSOR_BLUR)
         return strip
 
-    def row_text(self, r: int) -> str:
-        """Plain text of a row (tests, search)."""
+    def row_text(self, r: int, width: int = 400) -> str:
+        """Plain text of row ``r`` as drawn ``width`` cells wide (tests)."""
         model = self.model
         if model is None or not (0 <= r < len(model.rows)):
             return ""
-        return "".join(s.text for s in self._row_segments(model, r, 400))
+        strip = Strip(self._row_segments(model, r, width)).adjust_cell_length(width)
+        return "".join(s.text for s in strip)
 
     def _row_segments(self, model: TimelineModel, r: int, width: int) -> list[Segment]:
         row = model.rows[r]
