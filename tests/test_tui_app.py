@@ -134,11 +134,17 @@ async def test_search_next_prev(demo_root: Path) -> None:
         tl = app.timeline
         assert tl.cursor in app.search_rows and "arm64" in tl.row_text(tl.cursor)
         first = tl.cursor
+        n = len(app.search_rows)
+        await see(pilot, f"/arm64: 1/{n}")  # the position among the matches
         await pilot.press("n")
         assert tl.cursor != first and tl.cursor in app.search_rows
+        await see(pilot, f"/arm64: 2/{n}")
         await pilot.press("N")
         assert tl.cursor == first
-        await see(pilot, "matches")
+        await see(pilot, f"/arm64: 1/{n}")
+        await pilot.press("N")  # before the first: wraps to the last, and says so
+        await see(pilot, f"/arm64: {n}/{n}")
+        assert any("search wrapped to the bottom" in x.message for x in app._notifications)
 
 
 async def test_detail_decoded_raw_and_bytes(demo_root: Path) -> None:
@@ -399,5 +405,5 @@ async def test_event_name_once_and_singular_counts(demo_root: Path, tmp_path: Pa
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, slug)
         await pilot.press("slash", *"only", "enter")
-        text = await see(pilot, "1 step ", ": 1 match ", "1 session ")
+        text = await see(pilot, "1 step ", ": 1/1 ", "1 session ")
         assert "1 steps" not in text and "1 matches" not in text and "1 sessions" not in text

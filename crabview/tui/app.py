@@ -14,13 +14,14 @@ from typing import Any, Callable
 
 from rich.text import Text
 from textual import on, work
+from textual.worker import get_current_worker
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.notifications import Notification, Notify
 from textual.widgets import Footer, Input, Static
 
 from ..render.safe import one_line, visible
-from ..render.text import ToolIndex, fmt_int, summary
+from ..render.text import fmt_int
 from ..store.decode import salvage
 from ..store.session import Session, read_file
 from ..store.store import Store, summarize
@@ -43,6 +44,8 @@ from .messages import (
     FactsReady,
     BytesLoaded,
     GlobalSearchDone,
+    GlobalSearchProgress,
+    SearchProgress,
     MemoryReloaded,
     SearchDone,
     SessionLoaded,
@@ -53,6 +56,8 @@ from .messages import (
     WatcherStatus,
 )
 from .model import SessionStats, TimelineModel, group_key, stats_of
+from .navigation import next_row
+from .search import ContentCache, Query, QueryError, SearchState, parse_query, search_steps, search_store
 from .screens import NARROW, HelpScreen, SearchResults
 from .widgets.detail import DetailPane
 from .widgets.sessions import SessionsPane
@@ -107,8 +112,10 @@ class CrabviewApp(App[None]):
         self.watcher: StoreWatcher | None = None
         self.watcher_mode = "starting" if watch else "off"
         self.watcher_reason = ""
-        self.search_query = ""
-        self.search_rows: list[int] = []
+        self.search = SearchState()
+        self._content: tuple[tuple[str, int], ContentCache] | None = None
+        self._global_gen = 0
+        self._global_progress: tuple[int, int, int] | None = None
         self.load_seconds: float | None = None
         self.first_paint: float | None = None
         self.store_gone = False
@@ -225,9 +232,11 @@ class CrabviewApp(App[None]):
         t.append(f"{n} session{'' if n == 1 else 's'}")
         if hidden:
             t.append(f" ({hidden} hidden from the daemon)", style="red")
-        if self.search_query:
-            k = len(self.search_rows)
-            t.append(f"  /{one_line(self.search_query, 20)}: {k} match{'' if k == 1 else 'es'}", style="yellow")
+        if self.search.text:
+            t.append(f"  /{one_line(self.search.text, 20)}: {self.search.status(self.timeline.cursor)}", style="yellow")
+        if self._global_progress is not None:
+            done, total, found = self._global_progress
+            t.append(f"  searching all: {done}/{total} sessions, {fmt_int(found)} found", style="yellow")
         if self.model is not None:
             t.append(f"  follow: {'on' if self.timeline.follow else 'off'}", style="cyan")
         mode = self.watcher_mode
@@ -352,8 +361,8 @@ class CrabviewApp(App[None]):
         if self.first_paint is None:
             self.first_paint = time.monotonic()
         self._main(TimelineHeader).show(self.model)
-        self.search_rows = []
-        self.search_query = ""
+        self.search.clear()
+        self.workers.cancel_group(self, "search")
         self.refresh_sessions()
         pending = self.pending_names.pop(s.slug, [])
         if pending:
@@ -590,11 +599,17 @@ class CrabviewApp(App[None]):
         self.detail.show_bytes(msg.slug, msg.name, msg.data, msg.error, msg.salvage)
 
     # -- search --------------------------------------------------------------------
+    #
+    # One search at a time: each request gets a generation number; the
+    # worker is exclusive (a new query cancels the old one, which stops at
+    # its next check) and its answers carry the generation, so a late answer
+    # of an older query is dropped, never shown. The worker sees only a
+    # snapshot of step names and the session's ContentCache (search.py).
 
     def action_search(self) -> None:
         inp = self._main("#search", Input)
         inp.display = True
-        inp.value = self.search_query
+        inp.value = self.search.text
         inp.focus()
 
     @on(Input.Submitted, "#search")
@@ -602,14 +617,17 @@ class CrabviewApp(App[None]):
         q = event.value.strip()
         event.input.display = False
         self.timeline.focus()
-        self.search_query = q
         if q:
             self.search_session(q)
         else:
-            self.search_rows = []
-            self.timeline.matches = set()
-            self.timeline.refresh()
-            self.update_status()
+            self.clear_search()
+
+    def clear_search(self) -> None:
+        self.search.clear()
+        self.workers.cancel_group(self, "search")
+        self.timeline.matches = set()
+        self.timeline.refresh()
+        self.update_status()
 
     def on_key(self, event: Any) -> None:
         if event.key == "escape":
@@ -619,52 +637,124 @@ class CrabviewApp(App[None]):
                 self.timeline.focus()
                 event.stop()
 
-    @work(thread=True, exclusive=True, group="search", name="search_session")
+    @property
+    def search_query(self) -> str:
+        return self.search.text
+
+    @property
+    def search_rows(self) -> list[int]:
+        return self.search.rows
+
     def search_session(self, query: str, quiet: bool = False) -> None:
+        """Search this session for ``query``; ``quiet``: only steps appended since the last answer."""
         model = self.model
         if model is None:
             return
-        q = query.lower()
-        rows = []
-        steps = model.steps
-        tools = model.tools
-        for r, row in enumerate(list(model.rows)):
-            if row.kind == 2:
-                continue
-            st = steps[row.index]
-            if q in st.name.lower() or q in summary(st, tools, 2000).lower():
-                rows.append(r)
-        self.post_message(SearchDone(query if not quiet else "\0" + query, rows))
+        try:
+            q = parse_query(query)
+        except QueryError as e:
+            self.notify(str(e), severity="error", markup=False)
+            return
+        st = self.search
+        start = 0
+        if quiet and st.text == query and st.version == model.version and st.covered <= len(model.steps) and not st.running:
+            start = st.covered
+            if start == len(model.steps):
+                return
+        elif quiet and (st.text != query or (st.running and st.version == model.version)):
+            return  # another query now, or the running search picks the new steps up when it ends
+        gen = st.begin(query, model.version, keep=start > 0)
+        cache = self._content_cache(model)
+        names = [x.name for x in model.steps]
+        if not quiet:
+            self.timeline.matches = set()
+            self.timeline.refresh()
+        self.update_status()
+        self._search_worker(gen, q, names, start, cache, model.version, quiet)
+
+    def _content_cache(self, model: TimelineModel) -> ContentCache:
+        key = (model.slug, model.version)
+        if self._content is None or self._content[0] != key:
+            self._content = (key, ContentCache(str(model.session.path)))
+        return self._content[1]
+
+    @work(thread=True, exclusive=True, group="search", name="search_session")
+    def _search_worker(self, gen: int, q: Query, names: list[str], start: int, cache: ContentCache, version: int, quiet: bool) -> None:
+        worker = get_current_worker()
+        cancelled = lambda: worker.is_cancelled or self.search.gen != gen  # noqa: E731
+
+        def progress(done: int, total: int) -> None:
+            self.post_message(SearchProgress(gen, done, total))
+
+        res = search_steps(q, names[start:], cache, cancelled, progress)
+        if res.cancelled:
+            return
+        indices = [i + start for i in res.indices]
+        self.post_message(SearchDone(gen, q.text, indices, start, len(names), version, quiet, res.seconds))
+
+    @on(SearchProgress)
+    def _search_progress(self, msg: SearchProgress) -> None:
+        if self._alive() and msg.gen == self.search.gen:
+            self.search.progress = (msg.done, msg.total)
+            self.update_status()
 
     @on(SearchDone)
     def _search_done(self, msg: SearchDone) -> None:
         if not self._alive():
             return
-        quiet = msg.query.startswith("\0")
-        self.search_rows = msg.rows
-        self.timeline.matches = set(msg.rows)
+        model = self.model
+        st = self.search
+        if msg.gen != st.gen or model is None:
+            return  # an older query's answer
+        if model.version != msg.version:  # the rows changed under it: search them anew
+            st.abandon()
+            self.search_session(st.text, quiet=True)
+            return
+        st.finish(msg.indices, msg.start, msg.covered, model.row_of_step)
+        if st.covered < len(model.steps):  # steps arrived while it ran
+            self.search_session(st.text, quiet=True)
+        self.timeline.matches = set(st.rows)
         self.timeline.refresh()
-        if not quiet:
-            if msg.rows:
-                self.timeline.jump(msg.rows, True)
+        if not msg.quiet:
+            if st.rows:
+                self._goto_match(True)
             else:
                 self.notify(f"no step matches “{one_line(msg.query, 40)}”", severity="warning", markup=False)
         self.update_status()
 
+    def _goto_match(self, forward: bool) -> None:
+        tl = self.timeline
+        rows = self.search.rows
+        if not rows:
+            self.notify("no search matches (/ to search)", markup=False)
+            return
+        row, wrapped = next_row(rows, tl.cursor, forward)
+        tl.move_to_row(row)
+        if wrapped and len(rows) > 0:
+            self.notify("search wrapped to the " + ("top" if forward else "bottom"), timeout=2, markup=False)
+        self.update_status()
+
     def action_next_match(self) -> None:
-        if not self.timeline.jump(self.search_rows, True):
-            self.notify("no search matches (/ to search)")
+        self._goto_match(True)
 
     def action_prev_match(self) -> None:
-        if not self.timeline.jump(self.search_rows, False):
-            self.notify("no search matches (/ to search)")
+        self._goto_match(False)
 
     def search_all(self, query: str) -> None:
+        try:
+            q = parse_query(query)
+        except QueryError as e:
+            self.notify(str(e), severity="error", markup=False)
+            return
         self._drop_searching_note()
-        note = Notification(f"searching every session for “{one_line(query, 40)}”…", timeout=60, markup=False)
+        self._global_gen += 1
+        self._global_progress = (0, 0, 0)
+        note = Notification(f"searching every session for “{one_line(query, 40)}”… (ctrl+p again to search anew)", timeout=600, markup=False)
         self._searching_note = note
         self.post_message(Notify(note))
-        self._search_all(query)
+        entries = [(e.slug, str(self.store.session_path(e.slug))) for e in self.store.session_entries()]
+        self._search_all(self._global_gen, q, entries)
+        self.update_status()
 
     def _drop_searching_note(self) -> None:
         note, self._searching_note = self._searching_note, None
@@ -675,41 +765,51 @@ class CrabviewApp(App[None]):
                 pass
 
     @work(thread=True, exclusive=True, group="search_all", name="search_all_sessions")
-    def _search_all(self, query: str) -> None:
-        q = query.lower()
-        hits: list[tuple[str, str, str]] = []
-        total = 0
-        for e in self.store.session_entries():
-            s = self.session if self.session is not None and self.session.slug == e.slug else self.store.load_session(e.slug)
-            tools = ToolIndex(s.steps)
-            for st in s.steps:
-                text = summary(st, tools, 2000)
-                if q in text.lower() or q in st.name.lower():
-                    total += 1
-                    if len(hits) < SEARCH_ALL_CAP:
-                        hits.append((e.slug, st.name, text))
-        self.post_message(GlobalSearchDone(query, hits, total))
+    def _search_all(self, gen: int, q: Query, entries: list[tuple[str, str]]) -> None:
+        worker = get_current_worker()
+
+        def progress(done: int, total: int, matches: int) -> None:
+            self.post_message(GlobalSearchProgress(gen, done, total, matches))
+
+        hits, total, cancelled = search_store(
+            q, entries, SEARCH_ALL_CAP, lambda: worker.is_cancelled or self._global_gen != gen, progress, len(entries)
+        )
+        if not cancelled:
+            self.post_message(GlobalSearchDone(gen, q.text, [(h.slug, h.name, h.text) for h in hits], total))
+
+    @on(GlobalSearchProgress)
+    def _global_progress_msg(self, msg: GlobalSearchProgress) -> None:
+        if self._alive() and msg.gen == self._global_gen:
+            self._global_progress = (msg.sessions_done, msg.sessions, msg.matches)
+            self.update_status()
 
     @on(GlobalSearchDone)
     def _global_done(self, msg: GlobalSearchDone) -> None:
-        if not self._alive():
+        if not self._alive() or msg.gen != self._global_gen:
             return
         self._drop_searching_note()
+        self._global_progress = None
+        self.update_status()
 
         def chosen(result: tuple[str, str] | None) -> None:
             if result is None:
                 return
             slug, name = result
-            if slug == self.selected and self.session is not None and self.model is not None:
-                i = self.session.index_of(name)
-                if i is not None:
-                    self.timeline.move_to_row(self.model.row_of_step[i])
-                return
-            self.pending_jump = name
-            self.selected = None
-            self.select_session(slug)
+            self.jump_to_step_name(slug, name)
 
         self.push_screen(SearchResults(msg.query, msg.hits, msg.total), chosen)
+
+    def jump_to_step_name(self, slug: str, name: str) -> None:
+        """Show step ``name`` of session ``slug`` (opening the session if needed)."""
+        if slug == self.selected and self.session is not None and self.model is not None:
+            i = self.session.index_of(name)
+            if i is not None and i < len(self.model.row_of_step):
+                self.timeline.move_to_row(self.model.row_of_step[i])
+                self.timeline.focus()
+            return
+        self.pending_jump = name
+        self.selected = None
+        self.select_session(slug)
 
     # -- actions (the table in actions.py) ---------------------------------------------
 

@@ -41,6 +41,7 @@ class TimelineModel:
         self._prev_num: int | None = None
         self.problem_rows: list[int] = []
         self.compact_rows: list[int] = []
+        self.version = 0  # +1 on every rebuild: step indices of an older version mean other steps
         self.rebuild()
 
     # -- building -------------------------------------------------------------
@@ -60,7 +61,9 @@ class TimelineModel:
         return [self.rows[r].index for r in self.compact_rows if self.steps[self.rows[r].index].kind == m.KIND_COMPACT]
 
     def rebuild(self) -> None:
-        self.steps = list(self.session.steps)
+        self.version += 1
+        with self.session.lock:
+            self.steps = list(self.session.steps)
         self.rows = []
         self.row_of_step = []
         self.problem_rows = []
@@ -73,7 +76,8 @@ class TimelineModel:
 
     def extend(self) -> int:
         """Pick up steps appended at the end of the load order; returns how many."""
-        new = self.session.steps
+        with self.session.lock:
+            new = list(self.session.steps)
         old = len(self.steps)
         if len(new) < old or (old and new[old - 1] is not self.steps[old - 1]):
             self.rebuild()

@@ -19,6 +19,7 @@ thread workers and passes ``cancelled``/``progress`` callbacks.
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 import os
 import re
 import threading
@@ -277,3 +278,66 @@ def search_store(
             if len(hits) < cap:
                 hits.append(StoreHit(slug, name, text))
     return hits, total, False
+
+
+class SearchState:
+    """The one search of the open session, as the UI shows it (UI thread only).
+
+    ``gen`` numbers the requests: a worker's answer for an older ``gen`` is
+    stale and dropped. ``covered`` steps (of model ``version``) have been
+    searched, so steps appended later are searched alone.
+    """
+
+    def __init__(self) -> None:
+        self.gen = 0
+        self.clear()
+
+    def clear(self) -> None:
+        self.gen += 1
+        self.text = ""
+        self.indices: list[int] = []
+        self.rows: list[int] = []
+        self.covered = 0
+        self.version = -1
+        self.running = False
+        self.partial = False  # rows shown are from before the running (incremental) search
+        self.progress: tuple[int, int] | None = None
+
+    def begin(self, text: str, version: int, keep: bool) -> int:
+        self.gen += 1
+        if not keep:
+            self.indices, self.rows, self.covered = [], [], 0
+        self.text = text
+        self.version = version
+        self.running = True
+        self.partial = keep
+        self.progress = None
+        return self.gen
+
+    def finish(self, indices: list[int], start: int, covered: int, row_of_step: list[int]) -> None:
+        self.indices = indices if start == 0 else self.indices + indices
+        self.covered = covered
+        self.rows = [row_of_step[i] for i in self.indices if i < len(row_of_step)]
+        self.running = False
+        self.partial = False
+        self.progress = None
+
+    def abandon(self) -> None:
+        """The model changed under a running search: its answer means other rows."""
+        self.running = False
+        self.version = -1
+
+    def status(self, cursor_row: int) -> str:
+        if self.running and not self.partial:
+            if self.progress is not None and self.progress[1]:
+                done, total = self.progress
+                return f"searching… {100 * done // total}%"
+            return "searching…"
+        n = len(self.rows)
+        more = " …" if self.running else ""
+        if n == 0:
+            return "no matches" + more
+        k = bisect_left(self.rows, cursor_row)
+        if k < n and self.rows[k] == cursor_row:
+            return f"{k + 1}/{n}{more}"
+        return f"{n} match{'' if n == 1 else 'es'}{more}"
