@@ -333,7 +333,7 @@ async def test_footer_keys_act_in_the_sessions_list_other_keys_filter(demo_root:
         assert filt.has_focus and filt.value == "xec"
         from crabview.tui.screens import help_renderable
 
-        assert any("start the filter" in str(c) for c in help_renderable().columns[1]._cells)
+        assert any("type into the filter" in str(c) for c in help_renderable().columns[1]._cells)
 
 
 async def test_search_across_sessions_counts_past_the_listed_500(tmp_path: Path) -> None:

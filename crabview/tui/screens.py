@@ -25,8 +25,11 @@ def help_renderable() -> Table:
     for a in ACTIONS:
         t.add_row(key_label(a), a.help)
     t.add_row("↑ ↓ j k PgUp PgDn", "move in the timeline (mouse: click a row, wheel scrolls)")
-    t.add_row("Enter", "in the sessions list: open and focus the timeline")
-    t.add_row("other letters", "in the sessions list: start the filter (keys above act; Tab to the filter box to type any text)")
+    t.add_row(Text("sessions list", style="bold"), "")
+    t.add_row("j k ↑ ↓ Enter", "move; Enter opens the session and focuses the timeline")
+    t.add_row("e c r b f g G …", "the keys above act from the list too")
+    t.add_row("/ or other letters", "type into the filter: from then on every key lands there (action letters too), typed or pasted")
+    t.add_row("Enter · Esc · ↓", "in the filter: open the single match · clear the filter · back to the list")
     t.add_row("ctrl+p", "command palette: every action, open a session, search all sessions")
     t.add_row("", "")
     t.add_row(Text("marks", style="bold"), "")

@@ -8,6 +8,7 @@ from typing import Any, Callable
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, OptionList
@@ -24,23 +25,82 @@ BOUND_KEYS = frozenset(k for a in ACTIONS for k in a.key.split(","))
 
 
 class SessionList(OptionList):
-    """The list itself; printable keys that are not actions start the filter.
+    """The list: j/k and arrows move, Enter opens, action keys act, anything else filters.
 
-    Keys in the actions table (e, c, r, b, f, g, G, n, N, …) act as they do
-    everywhere; any other printable key starts the filter (the filter box
-    itself, reached with Tab or a click, takes any text).
+    Typing goes to the filter box: ``/`` (or any printable key that is not
+    an action, j or k) moves focus there, and from then on every key lands
+    in the box, action letters included, whether typed or pasted, until
+    Enter, Esc, or Down leaves it. Keys that arrive before the focus has
+    moved (paste speed) are forwarded, so none is lost or run as an action.
     """
 
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    def _pane(self) -> "SessionsPane | None":
+        pane = self.parent
+        return pane if isinstance(pane, SessionsPane) else None
+
     def on_key(self, event: events.Key) -> None:
-        if event.key in BOUND_KEYS or event.key in ("j", "k"):
+        pane = self._pane()
+        if pane is None:
             return
         ch = event.character
-        if ch and ch.isprintable() and not ch.isspace():
-            pane = self.parent
-            if isinstance(pane, SessionsPane):
-                event.stop()
-                event.prevent_default()
-                pane.start_filter(ch)
+        printable = bool(ch) and ch.isprintable()  # type: ignore[union-attr]
+        if pane.typing and printable:  # the focus is on its way to the box
+            event.stop()
+            event.prevent_default()
+            pane.type_text(ch)  # type: ignore[arg-type]
+            return
+        if event.key == "escape" and pane.filter_text:
+            event.stop()
+            event.prevent_default()
+            pane.clear_filter()
+            return
+        if event.key == "slash":
+            event.stop()
+            event.prevent_default()
+            pane.start_filter("")
+            return
+        if event.key in BOUND_KEYS or event.key in ("j", "k"):
+            return
+        if printable and not ch.isspace():  # type: ignore[union-attr]
+            event.stop()
+            event.prevent_default()
+            pane.start_filter(ch)  # type: ignore[arg-type]
+
+    def on_paste(self, event: events.Paste) -> None:
+        pane = self._pane()
+        if pane is not None and event.text:
+            event.stop()
+            pane.start_filter(event.text.replace("\n", " ").replace("\r", " "))
+
+
+class FilterInput(Input):
+    """The filter box: Enter opens a single match, Esc clears, Down goes to the list."""
+
+    BINDINGS = [
+        Binding("down", "to_list", "List", show=False),
+        Binding("escape", "clear", "Clear", show=False),
+    ]
+
+    def action_to_list(self) -> None:
+        pane = self.parent
+        if isinstance(pane, SessionsPane):
+            pane.typing = False
+            pane.query_one(SessionList).focus()
+
+    def action_clear(self) -> None:
+        pane = self.parent
+        if isinstance(pane, SessionsPane):
+            pane.clear_filter()
+
+    def on_blur(self) -> None:
+        pane = self.parent
+        if isinstance(pane, SessionsPane):
+            pane.typing = False
 
 
 class SessionsPane(Vertical):
@@ -58,24 +118,50 @@ class SessionsPane(Vertical):
         self.selected: str | None = None
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter sessions…", id="session-filter", select_on_focus=False)
+        yield FilterInput(placeholder="filter sessions… (/ or type)", id="session-filter", select_on_focus=False)
         yield SessionList(id="session-list")
 
-    def start_filter(self, ch: str) -> None:
-        inp = self.query_one(Input)
-        inp.value = inp.value + ch
-        inp.cursor_position = len(inp.value)
-        inp.focus()
+    typing = False  # keys go to the filter box (set before the focus gets there)
+
+    def start_filter(self, text: str) -> None:
+        self.typing = True
+        self.type_text(text)
+        self.query_one(FilterInput).focus()
+
+    def type_text(self, text: str) -> None:
+        inp = self.query_one(FilterInput)
+        if inp.has_focus:
+            inp.insert_text_at_cursor(text)
+        else:  # still on its way: append, the cursor at the end
+            inp.value = inp.value + text
+            inp.cursor_position = len(inp.value)
+
+    def clear_filter(self) -> None:
+        self.typing = False
+        inp = self.query_one(FilterInput)
+        inp.value = ""
+        self.filter_text = ""
+        self.rebuild()
+        self.query_one(SessionList).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "session-filter":
             event.stop()
-            self.filter_text = event.value
-            self.rebuild()
+            if event.value != self.filter_text:
+                self.filter_text = event.value
+                self.rebuild()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "session-filter":
             event.stop()
+            self.typing = False
+            if len(self.slugs) == 1:  # one match: open it
+                slug = self.slugs[0]
+                if slug != self.selected:
+                    self.selected = slug
+                    self.post_message(self.Selected(slug))
+                self.app.query_one("#timeline").focus()
+                return
             self.query_one(SessionList).focus()
 
     def set_data(
