@@ -276,7 +276,7 @@ async def test_50mb_step_opens_truncated(tmp_path: Path) -> None:
         await see(pilot, "bytes; showing 2,048 of them")
         # the UI stayed responsive: moving up is instant
         await pilot.press("up")
-        assert app.timeline.cursor == 0
+        assert app.timeline.cursor == 1  # row 0 is the meta row
         assert time.monotonic() - t0 < 20
 
 
@@ -299,7 +299,7 @@ async def test_decoded_view_shows_html_looking_text_literally(tmp_path: Path) ->
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, slug)
         for k, t in enumerate(texts):
-            app.timeline.move_to_row(k)
+            app.timeline.move_to_row(k + 1)  # row 0 is the meta row
             await loaded(pilot)
             assert app.detail.query(Markdown)  # still rendered as Markdown, with HTML off
             await wait_for(pilot, lambda: t in region_text(app, app.query_one("#decoded-body")))

@@ -30,7 +30,7 @@ def check_screen(app) -> None:
     top = int(tl.scroll_offset.y)
     assert cursor == [tl.cursor - top]
     i = tl.current_step()
-    assert app.detail.shown == (app.model.slug, app.model.steps[i].name)
+    assert app.detail.shown == ((app.model.slug, app.model.steps[i].name) if i >= 0 else (app.model.slug, "meta"))
 
 
 @pytest.mark.parametrize("size", [(160, 48), (80, 24)])

@@ -59,7 +59,7 @@ async def loaded(pilot: Any, slug: str | None = None) -> None:
             return False
         d = app.detail
         i = app.timeline.current_step()
-        want = (app.model.slug, app.model.steps[i].name) if i >= 0 else None
+        want = (app.model.slug, app.model.steps[i].name) if i >= 0 else (app.model.slug, "meta") if i == -2 else None
         return d._pending is None and d._timer is None and d.shown == want
 
     await wait_for(pilot, ready)
@@ -68,8 +68,9 @@ async def loaded(pilot: Any, slug: str | None = None) -> None:
 
 
 def rows(app: CrabviewApp) -> list[str]:
+    """Texts of the timeline's rows after the pinned meta row (row 0)."""
     tl = app.timeline
-    return [tl.row_text(r) for r in range(tl.row_count)]
+    return [tl.row_text(r) for r in range(1, tl.row_count)]
 
 
 def screen_text(app: CrabviewApp) -> str:

@@ -27,7 +27,8 @@ from ...render.safe import one_line
 from ...render.text import KIND_GLYPH, fmt_int, role_of
 from ...store import models as m
 from ...store.layout import TMP_MARK, step_number
-from ..model import ROW_COMPACT, ROW_GAP, ROW_STEP, TimelineModel
+from ...store.problems import ERROR, INFO, WARNING, severity_rank
+from ..model import META_INDEX, ROW_COMPACT, ROW_GAP, ROW_META, ROW_STEP, TimelineModel
 
 S_NUM = Style(color="bright_black")
 S_ROLE = {
@@ -55,6 +56,23 @@ S_DIVIDER_BAD = Style(color="red", bold=True)
 S_CURSOR = Style(bgcolor="#264f78")
 S_CURSOR_BLUR = Style(bgcolor="#3a3a3a")
 S_MATCH = Style(color="black", bgcolor="yellow")
+
+
+SEVERITY_STYLE = {
+    ERROR: Style(color="red", bold=True),
+    WARNING: Style(color="yellow"),
+    INFO: Style(color="cyan", italic=True),
+}
+
+
+def _fit(text: str, room: int) -> str:
+    """``text`` cut to ``room`` cells, with an ellipsis when cut."""
+    if Segment(text).cell_length <= room:
+        return text
+    if room <= 1:
+        return "…"[: max(0, room)]
+    out = Strip([Segment(text)]).crop(0, room - 1)
+    return "".join(s.text for s in out) + "…"
 
 
 class Timeline(ScrollView, can_focus=True):
@@ -141,7 +159,7 @@ class Timeline(ScrollView, can_focus=True):
         if model is None or not (0 <= self.cursor < len(model.rows)):
             return -1
         row = model.rows[self.cursor]
-        return row.index if row.kind != ROW_GAP else -1
+        return row.index if row.kind != ROW_GAP else -1  # the meta row: META_INDEX
 
     def _set_cursor(self, r: int, force: bool = False) -> None:
         model = self.model
@@ -264,6 +282,8 @@ class Timeline(ScrollView, can_focus=True):
 
     def _row_segments(self, model: TimelineModel, r: int, width: int) -> list[Segment]:
         row = model.rows[r]
+        if row.kind == ROW_META:
+            return self._meta_segments(model, width)
         if row.kind == ROW_GAP:
             n = row.extra
             return [Segment(f"{'┆':>9}   … {fmt_int(n)} missing …", S_GAP)]
@@ -329,6 +349,33 @@ class Timeline(ScrollView, can_focus=True):
             segs.append(Segment(label, lstyle))
         if dim:
             segs = [Segment(s.text, (s.style or Style()) + S_DIM) for s in segs]
+        return segs
+
+    def _meta_segments(self, model: TimelineModel, width: int) -> list[Segment]:
+        """The pinned first row: the meta's verdict, and the worst of the session-level problems."""
+        lead = Segment(f"{'meta':>8} ", S_NUM)
+        probs = model.meta_problems
+        worst = min((severity_rank(p.severity) for p in probs), default=None)
+        if model.meta_status == "ok":
+            meta = model.meta
+            glyph, gstyle = "◇ ", Style(color="green")
+            text = f"ok · agent {one_line(meta.agent, 20)} · created by {one_line(meta.created_by, 20)} · {one_line(meta.updated_at or meta.created_at, 25)}"
+            if not model.listed:
+                text += " · hidden from the daemon's listing"
+        else:
+            glyph, gstyle = "✗ ", S_BAD
+            at = f" (byte {model.meta_offset})" if model.meta_offset is not None else ""
+            text = f"{model.meta_status}{at}: {one_line(model.meta_error or '', 200)}"
+        label = ""
+        if probs:
+            sev = (ERROR, WARNING, INFO)[worst] if worst is not None else ERROR
+            label = f"{len(probs)} {sev if len(probs) == 1 else sev + 's'}" if len({p.severity for p in probs}) == 1 else f"{len(probs)} problems"
+        room = width - 9 - 2 - (len(label) + 2 if label else 0)
+        text = _fit(text, room)
+        segs = [lead, Segment(glyph, gstyle), Segment(text, S_BAD if model.meta_status != "ok" else S_LABEL_DIM)]
+        if label:
+            segs.append(Segment(" " * max(2, room - Segment(text).cell_length + 2)))
+            segs.append(Segment(label, SEVERITY_STYLE[(ERROR, WARNING, INFO)[worst or 0]]))
         return segs
 
     def _divider(self, model: TimelineModel, i: int, st, width: int, dim: bool) -> list[Segment]:
