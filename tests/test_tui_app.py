@@ -37,10 +37,10 @@ async def test_sessions_pane_groups_marks_and_filter(demo_root: Path) -> None:
         assert "Nightly build triage ★" not in text
         assert "2h ago" in text  # relative to the injected clock
         await wait_for(pilot, lambda: "═2" in screen_text(app))  # compact count badge (stats worker)
-        await wait_for(pilot, lambda: "⚠6" in screen_text(app))  # problems badge
+        await wait_for(pilot, lambda: "✖4 ⚠1 ℹ1" in screen_text(app))  # problems badges, one per severity
         # filter by typing while the list has focus
         app.query_one(SessionList).focus()
-        await pilot.press("t", "g")
+        await pilot.press("slash", "t", "g")  # / enters the filter; t alone is the token chart
         assert app.query_one("#session-filter", Input).value == "tg"
         assert pane.slugs == ["researcher_tg-12345_1"]
         await pilot.press("backspace", "backspace")

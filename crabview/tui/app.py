@@ -21,7 +21,7 @@ from textual.notifications import Notification, Notify
 from textual.widgets import Footer, Input, Static
 
 from ..render.safe import one_line, visible
-from ..render.text import fmt_int
+from ..render.text import fmt_int, step_text
 from ..store.decode import salvage
 from ..store.session import Session, read_file
 from ..store.store import Store, summarize
@@ -45,6 +45,7 @@ from .messages import (
     BytesLoaded,
     GlobalSearchDone,
     GlobalSearchProgress,
+    ProblemsCollected,
     SearchProgress,
     MemoryReloaded,
     SearchDone,
@@ -58,9 +59,12 @@ from .messages import (
 from .model import SessionStats, TimelineModel, group_key, stats_of
 from .navigation import next_row
 from .search import ContentCache, Query, QueryError, SearchState, parse_query, search_steps, search_store
-from .screens import NARROW, HelpScreen, SearchResults
+from .chart import turns_of
+from .model import META_INDEX
+from .navigation import Bookmarks, row_of_number
+from .screens import NARROW, GotoStep, HelpScreen, ListPicker, ProblemsScreen, SearchResults, TokenChart
 from .widgets.detail import DetailPane
-from .widgets.sessions import SessionsPane
+from .widgets.sessions import SEVERITY_BADGE, SessionsPane
 from .widgets.timeline import Timeline, TimelineHeader
 
 LIVE_SECONDS = 10.0
@@ -116,6 +120,8 @@ class CrabviewApp(App[None]):
         self._content: tuple[tuple[str, int], ContentCache] | None = None
         self._global_gen = 0
         self._global_progress: tuple[int, int, int] | None = None
+        self.bookmarks = Bookmarks()
+        self.sessions_hidden = False  # the user hid the sessions pane (\\)
         self.load_seconds: float | None = None
         self.first_paint: float | None = None
         self.store_gone = False
@@ -130,6 +136,7 @@ class CrabviewApp(App[None]):
             with Vertical(id="right"):
                 yield TimelineHeader(id="timeline-header")
                 yield Timeline(id="timeline")
+                yield Static(Text(""), id="new-below")
                 yield Input(placeholder="search this session (Enter; n/N next/prev, Esc cancels)", id="search")
                 yield DetailPane(id="detail")
         yield Static(Text(""), id="status")
@@ -222,9 +229,15 @@ class CrabviewApp(App[None]):
         if self.store_gone:
             t.append(" STORE GONE: sessions/ was deleted ", style="bold white on red")
             t.append(" ")
-        probs = sum(s.problems for s in self.stats.values())
-        if probs:
-            t.append(f"⚠ {probs} problem{'' if probs == 1 else 's'}  ", style="bold red")
+        sev = {"error": 0, "warning": 0, "info": 0}
+        for st in self.stats.values():
+            for k, v in (st.severities or {"error": st.problems}).items():
+                sev[k] = sev.get(k, 0) + v
+        for name, mark, style in SEVERITY_BADGE:
+            k = sev.get(name, 0)
+            if k:
+                word = name if name == "info" or k == 1 else name + "s"
+                t.append(f"{mark} {k} {word}  ", style=style)
         if self.session is not None and self.session.load_status != "ok":
             t.append(f"daemon load: {one_line(self.session.load_status, 30)}  ", style="bold red")
         hidden = sum(1 for s in self.summaries.values() if not s.listed)
@@ -261,7 +274,7 @@ class CrabviewApp(App[None]):
             pane = self._main(SessionsPane)
         except Exception:  # not composed yet
             return
-        show = width >= NARROW
+        show = width >= NARROW and not self.sessions_hidden
         if pane.display != show:
             if not show and pane.has_focus_within:
                 self.timeline.focus()
@@ -368,10 +381,12 @@ class CrabviewApp(App[None]):
         if pending:
             self._refresh_current(pending)
         if self.pending_jump is not None:
-            i = s.index_of(self.pending_jump)
+            row = self._row_of_name(self.pending_jump)
             self.pending_jump = None
-            if i is not None and self.model is not None:
-                self.timeline.move_to_row(self.model.row_of_step[i])
+            if row is not None:
+                self.timeline.move_to_row(row)
+                self.timeline.focus()
+        self.timeline.marks = set(self.bookmarks.rows(self.model))
 
     @work(thread=True, exclusive=True, group="stats", name="load_stats")
     def load_stats(self, slugs: list[str]) -> None:
@@ -577,6 +592,15 @@ class CrabviewApp(App[None]):
         if not self._alive():
             return
         self.detail.show_step(self.model, msg.index)
+
+    @on(Timeline.NewBelow)
+    def _new_below(self, msg: Timeline.NewBelow) -> None:
+        if not self._alive():
+            return
+        bar = self._main("#new-below", Static)
+        if msg.count > 0:
+            bar.update(Text(f" ↓ {fmt_int(msg.count)} new row{'' if msg.count == 1 else 's'} below · G to jump, f to follow", no_wrap=True, overflow="ellipsis"))
+        bar.display = msg.count > 0
 
     @on(Timeline.FollowChanged)
     def _follow_changed(self, msg: Timeline.FollowChanged) -> None:
@@ -799,12 +823,21 @@ class CrabviewApp(App[None]):
 
         self.push_screen(SearchResults(msg.query, msg.hits, msg.total), chosen)
 
+    def _row_of_name(self, name: str) -> int | None:
+        model = self.model
+        if model is None:
+            return None
+        if name == "meta":
+            return 0
+        i = model.session.index_of(name)
+        return model.row_of_step[i] if i is not None and i < len(model.row_of_step) else None
+
     def jump_to_step_name(self, slug: str, name: str) -> None:
         """Show step ``name`` of session ``slug`` (opening the session if needed)."""
         if slug == self.selected and self.session is not None and self.model is not None:
-            i = self.session.index_of(name)
-            if i is not None and i < len(self.model.row_of_step):
-                self.timeline.move_to_row(self.model.row_of_step[i])
+            row = self._row_of_name(name)
+            if row is not None:
+                self.timeline.move_to_row(row)
                 self.timeline.focus()
             return
         self.pending_jump = name
@@ -816,8 +849,14 @@ class CrabviewApp(App[None]):
     def _nav(self, which: str, forward: bool) -> None:
         if self.model is None:
             return
-        if not self.timeline.jump(self.model.nav_rows(which), forward):
-            self.notify(f"no {which}s in this session")
+        rows = self.model.nav_rows(which)
+        if not rows:
+            self.notify(f"no {which}s in this session", markup=False)
+        else:
+            row, wrapped = next_row(rows, self.timeline.cursor, forward)
+            self.timeline.move_to_row(row)
+            if wrapped and len(rows) > 1:
+                self.notify(f"wrapped to the {'first' if forward else 'last'} {which}", timeout=2, markup=False)
         self.timeline.focus()
 
     def action_next_problem(self) -> None:
@@ -837,6 +876,7 @@ class CrabviewApp(App[None]):
 
     def action_end(self) -> None:
         self.timeline.go_end()
+        self.update_status()
 
     def action_raw(self) -> None:
         self.detail.toggle("raw")
@@ -854,6 +894,206 @@ class CrabviewApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    # store-wide problems
+
+    def action_problems(self) -> None:
+        self.notify("collecting the problems of every session…", timeout=3, markup=False)
+        self._collect_problems()
+
+    @work(thread=True, exclusive=True, group="problems", name="collect_problems")
+    def _collect_problems(self) -> None:
+        worker = get_current_worker()
+        problems = list(self.store.store_problems())
+        n = 0
+        for s in self.store.iter_sessions():
+            if worker.is_cancelled:
+                return
+            n += 1
+            problems.extend(s.problems)
+        self.post_message(ProblemsCollected(problems, n))
+
+    @on(ProblemsCollected)
+    def _problems_collected(self, msg: ProblemsCollected) -> None:
+        if not self._alive():
+            return
+
+        def chosen(result: tuple[str, str | None] | None) -> None:
+            if result is None:
+                return
+            slug, file = result
+            self.jump_to_step_name(slug, file if file and not file.startswith("meta") else "meta")
+
+        self.push_screen(ProblemsScreen(msg.problems, msg.sessions), chosen)
+
+    # step numbers and bookmarks
+
+    def action_goto_step(self) -> None:
+        if self.model is None:
+            return
+
+        def chosen(number: int | None) -> None:
+            if number is None or self.model is None:
+                return
+            found = row_of_number(self.model, number)
+            if found is None:
+                self.notify(f"no step numbered {number} or later", severity="warning", markup=False)
+                return
+            row, exact = found
+            self.timeline.move_to_row(row)
+            self.timeline.focus()
+            if not exact:
+                self.notify(f"no step {number}: showing the next one", timeout=3, markup=False)
+
+        self.push_screen(GotoStep(), chosen)
+
+    def _current_name(self) -> str | None:
+        i = self.timeline.current_step()
+        if self.model is None:
+            return None
+        if i == META_INDEX:
+            return "meta"
+        return self.model.steps[i].name if 0 <= i < len(self.model.steps) else None
+
+    def action_toggle_mark(self) -> None:
+        name = self._current_name()
+        if name is None or self.model is None:
+            return
+        on_ = self.bookmarks.toggle(self.model.slug, name)
+        self.timeline.marks = set(self.bookmarks.rows(self.model))
+        self.timeline.refresh()
+        self.notify(f"{'bookmarked' if on_ else 'bookmark removed:'} {one_line(name, 40)}", timeout=2, markup=False)
+
+    def action_next_mark(self) -> None:
+        if self.model is None:
+            return
+        rows = self.bookmarks.rows(self.model)
+        if not rows:
+            self.notify("no bookmarks in this session (m marks a step)", markup=False)
+            return
+        row, wrapped = next_row(rows, self.timeline.cursor, True)
+        self.timeline.move_to_row(row)
+        if wrapped and len(rows) > 1:
+            self.notify("wrapped to the first bookmark", timeout=2, markup=False)
+
+    def action_list_marks(self) -> None:
+        model = self.model
+        if model is None:
+            return
+        choices = []
+        for name in self.bookmarks.names(model.slug):
+            i = model.session.index_of(name)
+            text = name if i is None else f"{name}  {model.summary_of(i)}"
+            choices.append((name, text))
+
+        def chosen(name: str | None) -> None:
+            if name is not None and self.model is not None:
+                self.jump_to_step_name(self.model.slug, name)
+
+        self.push_screen(ListPicker(f"bookmarks of {one_line(model.slug, 60)}", choices, "no bookmarks (m marks a step)"), chosen)
+
+    # copy and open
+
+    def _step_payload(self, what: str) -> tuple[str, str] | None:
+        """(text, label) of the selected step: its file's JSON text, its human text, or its path."""
+        model = self.model
+        name = self._current_name()
+        if model is None or name is None:
+            self.notify("no step selected", markup=False)
+            return None
+        path = str(model.session.path / name)
+        if what == "path":
+            return path, "path"
+        if what == "json" or name == "meta":
+            data, err = read_file(path)
+            if data is None:
+                self.notify(f"cannot read {one_line(name, 40)}: {one_line(err or '?', 80)}", severity="error", markup=False)
+                return None
+            return data[:SALVAGE_CAP].decode("utf-8", "replace"), "JSON"
+        i = self.timeline.current_step()
+        return step_text(model.steps[i], model.tools, model.session.archive_text if i == model.boundary_index else None), "text"
+
+    def _copy(self, what: str) -> None:
+        got = self._step_payload(what)
+        if got is None:
+            return
+        text, label = got
+        self.copy_to_clipboard(text)
+        self.notify(f"copied the step's {label} ({fmt_int(len(text))} characters) to the clipboard (OSC 52)", timeout=3, markup=False)
+
+    def action_copy_json(self) -> None:
+        self._copy("json")
+
+    def action_copy_text(self) -> None:
+        self._copy("text")
+
+    def action_copy_path(self) -> None:
+        self._copy("path")
+
+    def _open_external(self, var: str, default: str) -> None:
+        import os
+        import shlex
+        import subprocess
+        import tempfile
+
+        got = self._step_payload("text")
+        if got is None:
+            return
+        text = visible(got[0])
+        cmd = shlex.split(os.environ.get(var) or default)
+        # a temporary copy outside the store: crabview never writes into a store
+        fd, tmp = tempfile.mkstemp(prefix="crabview-", suffix=".txt")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            try:
+                with self.suspend():
+                    subprocess.run([*cmd, tmp], check=False)
+            except Exception as e:  # SuspendNotSupported (headless, web) or a missing program
+                self.notify(f"cannot open ${var} ({one_line(' '.join(cmd), 40)}): {one_line(str(e) or type(e).__name__, 80)}", severity="error", markup=False)
+                return
+            self.refresh()
+        finally:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+    def action_open_pager(self) -> None:
+        self._open_external("PAGER", "less -R")
+
+    def action_open_editor(self) -> None:
+        self._open_external("EDITOR", "vi")
+
+    # layout
+
+    def action_maximize_detail(self) -> None:
+        screen = self.screen_stack[0]
+        if screen.maximized is not None:
+            screen.minimize()
+        else:
+            screen.maximize(self.detail, container=False)
+
+    def action_toggle_sessions(self) -> None:
+        self.sessions_hidden = not self.sessions_hidden
+        self._fit_width(self.size.width)
+
+    def action_cycle_sort(self) -> None:
+        pane = self._main(SessionsPane)
+        pane.cycle_sort()
+        self.notify(f"sessions sorted by {pane.sort_mode}", timeout=2, markup=False)
+
+    def action_cycle_state(self) -> None:
+        pane = self._main(SessionsPane)
+        pane.cycle_state()
+        self.notify(f"sessions shown: {pane.state_mode}", timeout=2, markup=False)
+
+    def action_token_chart(self) -> None:
+        model = self.model
+        if model is None:
+            return
+        tokens, compacts = turns_of(model.steps)
+        self.push_screen(TokenChart(f"tokens per turn · {one_line(model.slug, 60)}", tokens, compacts))
 
 
 def make_app(

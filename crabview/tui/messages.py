@@ -102,3 +102,9 @@ class GlobalSearchProgress(Message):
 @dataclass
 class FactsReady(Message):
     model: Any  # TimelineModel whose .facts were just computed
+
+
+@dataclass
+class ProblemsCollected(Message):
+    problems: list[Any]  # store.problems.Problem, store-wide then per session
+    sessions: int

@@ -337,6 +337,8 @@ def salvage_view(step: Any, data: bytes, salv: Any) -> Text:
 class DetailPane(Vertical):
     """Tabs: decoded / raw / bytes."""
 
+    ALLOW_MAXIMIZE = True  # z zooms it to the whole screen
+
     def __init__(self, *, id: str | None = None):
         super().__init__(id=id)
         self.model: TimelineModel | None = None

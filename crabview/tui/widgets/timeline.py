@@ -100,17 +100,25 @@ class Timeline(ScrollView, can_focus=True):
     class FollowChanged(Message):
         follow: bool
 
+    @dataclass
+    class NewBelow(Message):
+        count: int  # rows appended since follow was turned off, not yet seen
+
     def __init__(self, *, id: str | None = None):
         super().__init__(id=id)
         self.model: TimelineModel | None = None
         self.placeholder = "loading…"
         self.matches: set[int] = set()
+        self.marks: set[int] = set()  # bookmarked rows
+        self.unseen = 0  # rows appended below while not following
 
     # -- model --------------------------------------------------------------
 
     def set_model(self, model: TimelineModel | None, placeholder: str = "") -> None:
         self.model = model
         self.matches = set()
+        self.marks = set()
+        self.unseen = 0
         if placeholder:
             self.placeholder = placeholder
         self._resize_virtual()
@@ -128,7 +136,11 @@ class Timeline(ScrollView, can_focus=True):
         model = self.model
         if model is None:
             return
+        before = int(self.virtual_size.height)
         self._resize_virtual()
+        if not self.follow and not rebuilt:
+            self.unseen += max(0, len(model.rows) - before)
+            self.post_message(self.NewBelow(self.unseen))
         if self.follow and model.rows:
             self._set_cursor(len(model.rows) - 1, force=True)
             self.call_after_refresh(self._scroll_cursor_visible)
@@ -173,6 +185,9 @@ class Timeline(ScrollView, can_focus=True):
         at_end = r == len(model.rows) - 1
         if at_end != self.follow:
             self.follow = at_end
+        if self.unseen and r >= len(model.rows) - self.unseen:
+            self.unseen = 0
+            self.post_message(self.NewBelow(0))
         self._scroll_cursor_visible()
         if old != r or force:
             self.refresh_line(old)
@@ -223,6 +238,9 @@ class Timeline(ScrollView, can_focus=True):
     def go_end(self) -> None:
         self._set_cursor(self.row_count - 1)
         self.follow = True
+        if self.unseen:
+            self.unseen = 0
+            self.post_message(self.NewBelow(0))
 
     def jump(self, rows: list[int], forward: bool) -> bool:
         """Move to the next/previous row of ``rows`` (sorted); wraps around."""
@@ -299,7 +317,8 @@ class Timeline(ScrollView, can_focus=True):
             numtxt = str(num)
         else:
             numtxt = one_line(name[5:], 8) or "?"
-        lead = Segment(f"{numtxt:>8} ", S_NUM if r not in self.matches else S_MATCH)
+        mark = "▸" if r in self.marks else " "
+        lead = Segment(f"{numtxt:>7}{mark} ", S_NUM if r not in self.matches else S_MATCH)
         if row.kind == ROW_COMPACT:
             return [lead] + self._divider(model, i, st, width - 9, dim)
         glyph = KIND_GLYPH.get(st.kind, "?")
@@ -412,21 +431,27 @@ class TimelineHeader(Vertical):
             spark.data = []
             return
         s = model.session
-        t = Text()
+        t = Text(no_wrap=True, overflow="ellipsis")
         meta = s.meta
-        t.append(one_line(meta.title if meta and meta.title else s.slug, 50), style="bold")
-        t.append(f"  {one_line(s.slug, 40)}", style="bright_black")
+        if meta is not None and meta.title:
+            t.append(one_line(meta.title, 50), style="bold")
+            t.append(f"  {one_line(s.slug, 40)}", style="bright_black")
+        else:  # untitled: the slug once
+            t.append(one_line(s.slug, 50), style="bold")
         facts = model.facts or model.compute_facts()
         c, u = facts.counts, facts.usage
         n = len(model.steps)
         t.append(f"  {fmt_int(n)} step{'' if n == 1 else 's'}", style="")
-        if c[m.KIND_COMPACT] + c[m.KIND_LEGACY]:
-            t.append(f" · {c[m.KIND_COMPACT] + c[m.KIND_LEGACY]} compacts", style="yellow")
+        k = c[m.KIND_COMPACT] + c[m.KIND_LEGACY]
+        if k:
+            t.append(f" · {k} compact{'' if k == 1 else 's'}", style="yellow")
         bad = c[m.KIND_UNPARSABLE] + c[m.KIND_UNREADABLE]
         if bad:
             t.append(f" · {bad} skipped/unreadable", style="red")
+        turns = u["turns"]
         t.append(
-            f"  tokens {fmt_int(u['total_tokens'])} ({fmt_int(u['prompt_tokens'])} in / {fmt_int(u['completion_tokens'])} out, {u['turns']} turns)",
+            f"  tokens {fmt_int(u['total_tokens'])} ({fmt_int(u['prompt_tokens'])} in / {fmt_int(u['completion_tokens'])} out, "
+            f"{fmt_int(turns)} turn{'' if turns == 1 else 's'})",
             style="green",
         )
         if s.load_status != "ok":
