@@ -249,6 +249,26 @@ class _MetaFile:
         self.bad = model.meta_status == "corrupt"
 
 
+SALVAGE_MIN = 34  # columns the salvage view needs beside the hex
+
+
+def hex_width(per_row: int) -> int:
+    """Cells of one hex row: offset, the bytes (a gap every 8), the text column and its edges."""
+    return 10 + per_row * 3 + max(0, (per_row - 1) // 8) + 2 + per_row + 1
+
+
+def hex_layout(width: int, salvage: bool) -> tuple[int, bool]:
+    """Bytes per row (a multiple of 4, up to 32) that fit ``width``; and whether the salvage view goes below."""
+    stacked = salvage and width - SALVAGE_MIN < hex_width(8)
+    room = width if (stacked or not salvage) else width - SALVAGE_MIN
+    per_row = 4
+    for n in (32, 24, 16, 12, 8, 4):
+        if hex_width(n) <= room - 2:
+            per_row = n
+            break
+    return per_row, stacked
+
+
 def hex_view(data: bytes, error_offset: int | None, per_row: int = 16) -> Text:
     """Hex + text of the start of ``data`` and the window around the error."""
     spans: list[tuple[int, int]] = [(0, min(len(data), HEX_HEAD))]
@@ -275,12 +295,13 @@ def hex_view(data: bytes, error_offset: int | None, per_row: int = 16) -> Text:
                     out.append(f"{chunk[k]:02x}", style=style)
                 else:
                     out.append("  ")
-                out.append(" " if k != 7 else "  ")
+                out.append("  " if k % 8 == 7 and k != per_row - 1 else " ")
             out.append(" │", style="bright_black")
             for k, byte in enumerate(chunk):
                 ch = chr(byte) if 0x20 <= byte < 0x7F else "·"
                 style = "bold white on red" if error_offset == off + k else ("" if 0x20 <= byte < 0x7F else "bright_black")
                 out.append(ch, style=style)
+            out.append(" " * (per_row - len(chunk)))  # a short last row keeps the text column's edge
             out.append("│\n", style="bright_black")
         prev_end = hi
     if len(data) > prev_end:
@@ -435,9 +456,10 @@ class DetailPane(Vertical):
         syn, why = raw_view(data)
         raw_note.update(Text(why or f"{fmt_int(len(data))} bytes, pretty-printed", style="italic yellow" if why else "italic bright_black"))
         self.query_one("#raw-body", Static).update(syn)
-        per_row = 16 if self.size.width >= 130 else 8
-        self.query_one("#hex-scroll").styles.width = 16 + per_row * 4
         bad = st.kind == m.KIND_UNPARSABLE or getattr(st, "bad", False)
+        per_row, stacked = hex_layout(self.size.width - 2, bad)
+        self.query_one("#bytes-row").set_class(stacked, "-stacked")
+        self.query_one("#hex-scroll").styles.width = "1fr" if stacked else hex_width(per_row) + 2
         self.query_one("#hex-body", Static).update(hex_view(data, st.offset if bad else None, per_row))
         if bad:
             self.query_one("#salvage-body", Static).update(salvage_view(st, data, salv))

@@ -354,8 +354,11 @@ class Timeline(ScrollView, can_focus=True):
         text = model.summary_of(i)
         if st.kind == m.KIND_EVENT and text.startswith(role):  # the event name is already in the role column
             text = text[len(role) :].lstrip()
-        if len(text) > room:
-            text = text[: max(0, room - 1)] + "…" if room > 1 else ""
+        elif st.kind in (m.KIND_UNPARSABLE, m.KIND_UNREADABLE):  # so is the kind: the reason alone
+            for prefix in ("unparsable, skipped: ", "unreadable: "):
+                if text.startswith(prefix):
+                    text = text[len(prefix) :]
+        text = _fit(text, room) if room > 0 else ""
         sstyle = None
         if st.kind in (m.KIND_UNPARSABLE, m.KIND_UNREADABLE):
             sstyle = S_BAD
