@@ -125,8 +125,8 @@ def timeline_screen(app: CrabviewApp) -> tuple[list[str], list[int]]:
         strip = Strip.join(update.strips[y]) if y < len(update.strips) else Strip([])
         part = strip.crop(region.x, region.right)
         lines.append("".join(s.text for s in part).rstrip())
-        segs = [s for s in part if s.text.strip()]
-        if segs and all(s.style is not None and s.style.bgcolor in want for s in segs):
+        # the cursor style is under the row's own styles (a search match keeps its colour on the number)
+        if any(s.style is not None and s.style.bgcolor in want for s in part):
             cursor.append(k)
     return lines, cursor
 
@@ -138,6 +138,9 @@ def model_screen(app: CrabviewApp) -> list[str]:
     top = int(tl.scroll_offset.y)
     out = []
     for r in range(top, top + region.height):
-        text = tl.row_text(r, region.width) if r < tl.row_count else ""
+        text = ""
+        if tl.model is not None and r < len(tl.model.rows):
+            strip = Strip(tl._row_segments(tl.model, r, region.width)).adjust_cell_length(region.width)
+            text = "".join(seg.text for seg in strip)
         out.append(text.rstrip())
     return out
