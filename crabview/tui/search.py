@@ -48,6 +48,17 @@ class Query:
     pattern: "re.Pattern[str]"  # checks decoded strings
     raw: "re.Pattern[bytes]"  # finds candidate files
 
+    def may_hide(self, raw: bytes) -> bool:
+        """Whether the bytes scan cannot rule ``raw`` out: a match may sit behind an escape.
+
+        Literal: only behind escapes the daemon never writes for text (\\u,
+        \\/). Regex: behind any escape, or in non-ASCII text (a bytes regex
+        reads UTF-8 byte by byte).
+        """
+        if self.regex:
+            return b"\\" in raw or not raw.isascii()
+        return b"\\u" in raw or b"\\/" in raw
+
     @property
     def label(self) -> str:
         return self.text
@@ -74,7 +85,7 @@ def parse_query(text: str) -> Query:
         # str regex means; a file with a backslash or a non-ASCII byte may
         # hold a match the bytes regex does not see, so it is a candidate too.
         try:
-            raw = re.compile(b"(?:" + src.encode("utf-8") + rb")|[\\\x80-\xff]", re.IGNORECASE) if src.isascii() else None
+            raw = re.compile(src.encode("utf-8"), re.IGNORECASE) if src.isascii() else None
         except re.error:
             raw = None
         if raw is None:
@@ -88,8 +99,7 @@ def parse_query(text: str) -> Query:
     alts = []
     for form in sorted(forms):
         alts.append(b"".join(_case_variants(c) if not c.isascii() else re.escape(c.encode()) for c in form))
-    # \\u and \\/: escapes the daemon never writes for text, behind which the query could hide
-    raw = re.compile(b"|".join(alts) + rb"|\\u|\\/", re.IGNORECASE)
+    raw = re.compile(b"|".join(alts), re.IGNORECASE)
     return Query(text, False, pattern, raw)
 
 
@@ -134,7 +144,7 @@ def match_text(q: Query, name: str, raw: bytes | None) -> str | None:
 
 def is_candidate(q: Query, raw: bytes) -> bool:
     """Whether ``raw`` may match (the bytes scan); ``match_text`` decides."""
-    return q.raw.search(raw) is not None
+    return q.raw.search(raw) is not None or q.may_hide(raw)
 
 
 class ContentCache:
@@ -152,6 +162,7 @@ class ContentCache:
         self.size = 0
         self._data: dict[str, bytes | None] = {}
         self._lock = threading.Lock()
+        self._last: tuple[list[str], list] = ([], [])  # the last names asked for, and their bytes in that order
 
     def blobs(
         self,
@@ -162,8 +173,15 @@ class ContentCache:
     ) -> list[bytes | None] | None:
         """The bytes of every name (None: unreadable), reading those not yet cached; None if cancelled."""
         with self._lock:
-            data = self._data
-            out = [data.get(n, MISSING_BLOB) for n in names]
+            last_names, last_blobs = self._last
+            k = len(last_names)
+            if k and len(names) >= k and names[:k] == last_names:
+                # the same session again, maybe with steps appended: reuse the aligned list
+                data = self._data
+                out = last_blobs + [data.get(n, MISSING_BLOB) for n in names[k:]]
+            else:
+                data = self._data
+                out = [data.get(n, MISSING_BLOB) for n in names]
         missing = [i for i, b in enumerate(out) if b is MISSING_BLOB]
         last = time.perf_counter()
         join = os.path.join
@@ -187,6 +205,9 @@ class ContentCache:
                     if name not in self._data and self.size + size <= self.cap:
                         self._data[name] = b
                         self.size += size
+        with self._lock:
+            if all(n in self._data for n in names[-1:]) and self.size < self.cap:
+                self._last = (list(names), out)
         return out  # type: ignore[return-value]
 
 
@@ -218,6 +239,11 @@ def search_steps(
     raw_search = q.raw.search
     # the scan: one C-level regex search per file
     cands = [i for i, b in enumerate(blobs) if b is not None and raw_search(b) is not None]
+    # second pass, C-level substring tests: files whose escapes the scan cannot see through
+    hide = q.may_hide
+    hidden = [i for i, b in enumerate(blobs) if b is not None and hide(b)]
+    if hidden:
+        cands = sorted(set(cands).union(hidden))
     found: set[int] = set()
     if q.pattern.search("\n".join(names)) is not None:  # rare: the query is in a file name
         found.update(i for i, n in enumerate(names) if q.pattern.search(n) is not None)
