@@ -65,6 +65,18 @@ SEVERITY_STYLE = {
 }
 
 
+# labels on narrow terminals ("not replayed" rows are dimmed: the dimming says it)
+SHORT_LABEL = {
+    "not replayed": "",
+    "skipped by daemon": "skipped",
+    "daemon load fails": "load fails",
+    "not replayed (load fails)": "load fails",
+    "lenient decode": "lenient",
+    "leftover tmp · skipped": "tmp·skipped",
+    "↯ out of numeric order": "↯ order",
+}
+
+
 def _fit(text: str, room: int) -> str:
     """``text`` cut to ``room`` cells, with an ellipsis when cut."""
     if Segment(text).cell_length <= room:
@@ -350,6 +362,8 @@ class Timeline(ScrollView, can_focus=True):
             label = "not replayed"
         elif st.kind == m.KIND_ENTRY and model.load_status != "ok":
             label, lstyle = "not replayed (load fails)", S_BAD
+        if label and width - 9 - 2 - 14 - len(label) - 2 < 24:  # narrow: a short label, the summary keeps its room
+            label = SHORT_LABEL.get(label, label)
         room = width - 9 - 2 - 14 - (len(label) + 2 if label else 0)
         text = model.summary_of(i)
         if st.kind == m.KIND_EVENT and text.startswith(role):  # the event name is already in the role column
@@ -415,6 +429,7 @@ class Timeline(ScrollView, can_focus=True):
             style = S_DIVIDER
         if dim:
             style = style + S_DIM
+        text = _fit(text, width)
         fill = max(0, width - Segment(text).cell_length)
         return [Segment(text + "═" * fill, style)]
 
