@@ -33,7 +33,7 @@ def brute(q, names, d) -> list[int]:
 @given(
     contents=st.lists(st.tuples(TEXT, st.booleans()), min_size=1, max_size=8),
     query=TEXT.filter(lambda s: s.strip() != ""),
-    regex=st.booleans(),
+    regex=st.sampled_from([None, "", "^", "$", "\\b"]),
 )
 def test_bytes_first_equals_decode_all(tmp_path: Path, contents, query, regex) -> None:
     d = Path(tempfile.mkdtemp(dir=tmp_path))
@@ -46,14 +46,22 @@ def test_bytes_first_equals_decode_all(tmp_path: Path, contents, query, regex) -
         names.append(name)
     (d / "step-000099").write_bytes(b'{"broken ' + query.encode("utf-8", "replace"))  # unparsable: matched as text
     names.append("step-000099")
-    text = ("re:" + __import__("re").escape(query)) if regex else query
+    import re
+
+    if regex is None:
+        text = query
+    elif regex == "^":
+        text = "re:^" + re.escape(query)
+    else:
+        text = "re:" + re.escape(query) + regex
     try:
         q = parse_query(text)
     except QueryError:
         return
     got = search_steps(q, names, ContentCache(str(d))).indices
     assert got == brute(q, names, d)
-    assert len(names) - 1 in got  # the unparsable file holds the query
+    if regex in (None, ""):
+        assert len(names) - 1 in got  # the unparsable file holds the query
 
 
 def test_full_content_not_a_summary_and_regex(tmp_path: Path) -> None:

@@ -84,8 +84,11 @@ def parse_query(text: str) -> Query:
         # On pure-ASCII bytes without escapes a bytes regex means what the
         # str regex means; a file with a backslash or a non-ASCII byte may
         # hold a match the bytes regex does not see, so it is a candidate too.
+        # Anchors and lookarounds see the JSON around a string, not the string:
+        # with them, every file is a candidate.
+        contextual = re.search(r"[\^$]|\\[AZbBG]|\(\?[=!<]", src) is not None
         try:
-            raw = re.compile(src.encode("utf-8"), re.IGNORECASE) if src.isascii() else None
+            raw = re.compile(src.encode("utf-8"), re.IGNORECASE) if src.isascii() and not contextual else None
         except re.error:
             raw = None
         if raw is None:
