@@ -97,3 +97,20 @@ async def test_any_word_after_slash_lands_exactly(demo_root: Path, word: str) ->
         await pilot.press("slash", *[{" ": "space", "/": "slash", "?": "question_mark"}.get(c, c) for c in word])
         assert app.query_one("#session-filter").value == word
         assert app.is_running  # q did not quit
+
+
+@pytest.mark.parametrize("prefix,word", [("", "probe"), ("", "xylo-crab"), ("/", "researcher"), ("/", "bad"), ("/", "josé")])
+async def test_keys_queued_at_paste_speed_all_land(demo_root: Path, prefix: str, word: str) -> None:
+    """Every key is queued before the first is handled (a terminal without bracketed paste, a fast typist)."""
+    app = fixed_app(demo_root)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.query_one(SessionList).focus()
+        await pilot.pause()
+        mode = app.detail.mode
+        for ch in prefix + word:
+            app.post_message(events.Key("slash" if ch == "/" else ch, ch))
+        await wait_for(pilot, lambda: app.query_one("#session-filter").value == word)
+        await pilot.pause(0.1)
+        assert app.query_one("#session-filter").value == word
+        assert app.detail.mode == mode  # no action letter ran (r raw, b bytes, e problem)

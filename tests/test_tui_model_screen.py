@@ -141,11 +141,16 @@ async def test_screen_matches_model_after_every_key(tmp_path_factory, turns, see
             if kind == "key":
                 key = action[1]
                 before = tl.cursor
+                top = int(tl.scroll_offset.y)
+                h = tl.scrollable_content_region.height
                 want = reference_cursor(app.model, before, key)
                 await pilot.press(key)
                 await settle(pilot, app)
                 if want is not None:
                     assert tl.cursor == want, f"{key}: cursor {tl.cursor}, expected {want}"
+                    # the view scrolls only as far as the cursor needs, never the whole list per key
+                    want_top = top if top <= want < top + h else (want if want < top else want - h + 1)
+                    assert int(tl.scroll_offset.y) == want_top, f"{key}: scrolled to {int(tl.scroll_offset.y)}, expected {want_top}"
                     if key in ("G", "end"):
                         assert tl.follow
             elif kind == "key_burst":

@@ -137,7 +137,7 @@ class CrabviewApp(App[None]):
                 yield TimelineHeader(id="timeline-header")
                 yield Timeline(id="timeline")
                 yield Static(Text(""), id="new-below")
-                yield Input(placeholder="search this session (Enter; n/N next/prev, Esc cancels)", id="search")
+                yield Input(placeholder="search the full content of this session (re:PATTERN for a regex; Enter; n/N next/prev; Esc cancels)", id="search")
                 yield DetailPane(id="detail")
         yield Static(Text(""), id="status")
         yield Footer()
