@@ -104,7 +104,7 @@ async def settle(pilot, app) -> None:
 
 # bounded: each example starts an app (~1-2 s); no shrinking, the failing example is printed as generated
 @settings(
-    max_examples=6,
+    max_examples=5,
     deadline=None,
     phases=(Phase.explicit, Phase.reuse, Phase.generate),
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

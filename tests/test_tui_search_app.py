@@ -109,3 +109,17 @@ async def test_search_all_new_query_cancels_the_old(tmp_path: Path) -> None:
         app.post_message(GlobalSearchDone(app._global_gen - 1, "alpha", [(slug, "step-000002", "alpha")], 1))
         await pilot.pause(0.2)
         assert app.screen.query_text == "tail-word" and len(app.screen_stack) == 2
+
+
+async def test_position_follows_the_cursor(tmp_path: Path) -> None:
+    w, slug = store_with(tmp_path, 12)
+    app = fixed_app(w.root)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, slug)
+        await pilot.press("g", "slash", *"alpha", "enter")
+        await wait_for(pilot, lambda: app.search.rows and not app.search.running)
+        await see(pilot, "/alpha: 1/6")
+        await pilot.press("j")  # off the match: the count, not a stale position
+        await see(pilot, "/alpha: 6 matches")
+        await pilot.press("j")
+        await see(pilot, "/alpha: 2/6")

@@ -3,6 +3,16 @@
 All file IO runs in named workers that post typed messages
 (``messages.py``); the UI thread only renders. ``make_app`` is the one
 factory the CLI, the tests, the screenshots and the benchmark use.
+
+Concurrency, by design: a loaded ``Session`` is changed only by
+``load``/``refresh`` and read for derived facts, all under its one lock
+(``Session.lock``); its lazy-value LRU (``StepSource``) has its own. The
+``TimelineModel`` (rows, summaries, search and bookmark rows) belongs to
+the UI thread; workers get snapshots (step names for search) and post
+results tagged with what they answer (a search generation, a model
+version), which the UI thread drops when stale. Searches are exclusive
+workers: a new query cancels the old one (search.py). The app coordinates;
+searching, navigating, rendering and the chart live in their own modules.
 """
 
 from __future__ import annotations
@@ -592,6 +602,8 @@ class CrabviewApp(App[None]):
         if not self._alive():
             return
         self.detail.show_step(self.model, msg.index)
+        if self.search.text:  # the position k/N follows the cursor
+            self.update_status()
 
     @on(Timeline.NewBelow)
     def _new_below(self, msg: Timeline.NewBelow) -> None:

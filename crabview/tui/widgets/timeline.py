@@ -254,18 +254,6 @@ class Timeline(ScrollView, can_focus=True):
             self.unseen = 0
             self.post_message(self.NewBelow(0))
 
-    def jump(self, rows: list[int], forward: bool) -> bool:
-        """Move to the next/previous row of ``rows`` (sorted); wraps around."""
-        if not rows:
-            return False
-        c = self.cursor
-        if forward:
-            nxt = next((r for r in rows if r > c), rows[0])
-        else:
-            nxt = next((r for r in reversed(rows) if r < c), rows[-1])
-        self._set_cursor(nxt)
-        return True
-
     def watch_follow(self, follow: bool) -> None:
         self.post_message(self.FollowChanged(follow))
 
