@@ -191,3 +191,19 @@ async def test_new_rows_below_marker_when_not_following(tmp_path: Path) -> None:
         await see(pilot, "↓ 3 new rows below", timeout=10)
         await pilot.press("G")
         await wait_for(pilot, lambda: "new rows below" not in screen_text(app))
+
+
+async def test_e_stops_on_errors_and_warnings_not_on_info(demo_root: Path) -> None:
+    app = fixed_app(demo_root, select="researcher_tg-12345_1")
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, "researcher_tg-12345_1")
+        tl = app.timeline
+        lenient = [r for r in range(tl.row_count) if "lenient" in tl.row_text(r)]
+        assert lenient  # the demo has one info-only step
+        seen = set()
+        await pilot.press("g")
+        for _ in range(12):
+            await pilot.press("e")
+            seen.add(tl.cursor)
+        assert seen and not (seen & set(lenient))
+        assert any("skipped" in tl.row_text(r) for r in seen) and any("tmp" in tl.row_text(r) for r in seen)
