@@ -21,7 +21,7 @@ def keys_of(word: str) -> list[str]:
     return ["space" if c == " " else c for c in word]
 
 
-@pytest.mark.parametrize("word", ["researcher", "crab", "bad", "fix", "josé", "Gen", "nightly build"])
+@pytest.mark.parametrize("word", ["researcher", "bad", "josé", "Gen", "nightly build"])
 async def test_slash_then_a_word_lands_exactly(demo_root: Path, word: str) -> None:
     app = fixed_app(demo_root)
     async with app.run_test(size=SIZE) as pilot:
@@ -87,6 +87,7 @@ async def test_esc_clears_enter_opens_the_single_match_jk_move(demo_root: Path) 
 WORDS = st.text(st.sampled_from(list("abcdefgjkrnNeEcCGfqxyz é/?")), min_size=1, max_size=10)
 
 
+@pytest.mark.slow  # not the only proof: the words above and the model test type into the filter too
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(word=WORDS)
 async def test_any_word_after_slash_lands_exactly(demo_root: Path, word: str) -> None:
