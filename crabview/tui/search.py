@@ -19,7 +19,7 @@ thread workers and passes ``cancelled``/``progress`` callbacks.
 from __future__ import annotations
 
 import json
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 import os
 import re
 import threading
@@ -166,6 +166,7 @@ class ContentCache:
         self._data: dict[str, bytes | None] = {}
         self._lock = threading.Lock()
         self._last: tuple[list[str], list] = ([], [])  # the last names asked for, and their bytes in that order
+        self._joined: tuple[list, bytes, list[int]] | None = None  # _last's bytes as one buffer
 
     def blobs(
         self,
@@ -178,8 +179,10 @@ class ContentCache:
         with self._lock:
             last_names, last_blobs = self._last
             k = len(last_names)
-            if k and len(names) >= k and names[:k] == last_names:
-                # the same session again, maybe with steps appended: reuse the aligned list
+            if k and len(names) == k and names == last_names:
+                return last_blobs  # the same files again (the same list: its joined buffer is reused too)
+            if k and len(names) > k and names[:k] == last_names:
+                # the same session with steps appended: reuse the aligned list
                 data = self._data
                 out = last_blobs + [data.get(n, MISSING_BLOB) for n in names[k:]]
             else:
@@ -210,8 +213,28 @@ class ContentCache:
                         self.size += size
         with self._lock:
             if all(n in self._data for n in names[-1:]) and self.size < self.cap:
+                if self._last[1] is not out:
+                    self._joined = None
                 self._last = (list(names), out)
         return out  # type: ignore[return-value]
+
+    def joined(self, blobs: list[bytes | None]) -> tuple[bytes, list[int]]:
+        """All of ``blobs`` as one buffer (NUL between files) and where each starts: one regex pass finds every file."""
+        with self._lock:
+            j = self._joined
+            if j is not None and j[0] is blobs:
+                return j[1], j[2]
+        parts = [b if b is not None else b"" for b in blobs]
+        starts = []
+        pos = 0
+        for b in parts:
+            starts.append(pos)
+            pos += len(b) + 1
+        data = b"\0".join(parts)
+        with self._lock:
+            if self._last[1] is blobs:
+                self._joined = (blobs, data, starts)
+        return data, starts
 
 
 MISSING_BLOB = object()
@@ -227,6 +250,26 @@ class SearchResult:
     cancelled: bool = False
 
 
+_ODD_ESCAPE = re.compile(rb"\\[u/]")  # what Query.may_hide looks for in a literal query's candidates
+
+
+def _files_matching(pattern: "re.Pattern[bytes]", data: bytes, starts: list[int]) -> set[int]:
+    """Indices of the files (at ``starts`` in ``data``) where ``pattern`` matches; the scan skips to the next file after a hit."""
+    out: set[int] = set()
+    search = pattern.search
+    n = len(starts)
+    pos = 0
+    while True:
+        m = search(data, pos)
+        if m is None:
+            return out
+        i = bisect_right(starts, m.start()) - 1
+        out.add(i)
+        if i + 1 >= n:
+            return out
+        pos = starts[i + 1]
+
+
 def search_steps(
     q: Query,
     names: list[str],
@@ -239,14 +282,17 @@ def search_steps(
     blobs = cache.blobs(names, cancelled, progress)
     if blobs is None:
         return SearchResult(q.text, [], 0, 0, time.perf_counter() - t0, True)
-    raw_search = q.raw.search
-    # the scan: one C-level regex search per file
-    cands = [i for i, b in enumerate(blobs) if b is not None and raw_search(b) is not None]
-    # second pass, C-level substring tests: files whose escapes the scan cannot see through
-    hide = q.may_hide
-    hidden = [i for i, b in enumerate(blobs) if b is not None and hide(b)]
-    if hidden:
-        cands = sorted(set(cands).union(hidden))
+    if not q.regex and "\0" not in q.text:
+        # literal: one regex pass over all the bytes, then the escapes pass; a
+        # match cannot cross the NUL between files (the query has none)
+        data, starts = cache.joined(blobs)
+        found_files = _files_matching(q.raw, data, starts)
+        found_files |= _files_matching(_ODD_ESCAPE, data, starts)
+        cands = sorted(i for i in found_files if blobs[i] is not None)
+    else:
+        raw_search = q.raw.search
+        hide = q.may_hide
+        cands = [i for i, b in enumerate(blobs) if b is not None and (raw_search(b) is not None or hide(b))]
     found: set[int] = set()
     if q.pattern.search("\n".join(names)) is not None:  # rare: the query is in a file name
         found.update(i for i, n in enumerate(names) if q.pattern.search(n) is not None)
