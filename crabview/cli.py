@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from rich.cells import cell_len
 
 from .progress import Progress
 from .render import output as out
@@ -197,10 +198,14 @@ def ls(root: str | None, as_json: bool, quick: bool) -> None:
     if not rows:
         out.line(f"no sessions under {store.sessions_dir}")
         return
-    header = f"{'SESSION':<32} {'TITLE':<28} {'STEPS':>6} {'CMP':>4} {'PROB':>5}  UPDATED              FLAGS"
-    lines = [header]
-    w_slug, w_title = _width(32), _width(28)  # isatty once, not per row
-    for r in rows:
+    # Columns as wide as their widest cell (cut to fit on a terminal, never
+    # in a pipe), padded by display cells: a long or wide title shifts nothing.
+    slugs = [one_line(r["slug"], _width(32)) for r in rows]
+    titles = [one_line(r["title"] or "-", _width(28)) for r in rows]
+    ws = max([cell_len("SESSION")] + [cell_len(x) for x in slugs])
+    wt = max([cell_len("TITLE")] + [cell_len(x) for x in titles])
+    lines = [f"{_pad('SESSION', ws)} {_pad('TITLE', wt)} {'STEPS':>6} {'CMP':>4} {'PROB':>5}  {'UPDATED':<20} FLAGS".rstrip()]
+    for r, slug_text, title_text in zip(rows, slugs, titles):
         flags = []
         if not r["listed"]:
             flags.append("hidden")
@@ -211,10 +216,15 @@ def ls(root: str | None, as_json: bool, quick: bool) -> None:
         cmp_ = "?" if r["compacts"] is None else str(r["compacts"])
         prob = "?" if r["problems"] is None else str(r["problems"])
         lines.append(
-            f"{one_line(r['slug'], w_slug):<32} {one_line(r['title'] or '-', w_title):<28} {r['steps']:>6} {cmp_:>4} {prob:>5}  "
-            f"{_rel_time(one_line(r['updated'] or '', 30)):<20} {','.join(flags)}"
+            f"{_pad(slug_text, ws)} {_pad(title_text, wt)} {r['steps']:>6} {cmp_:>4} {prob:>5}  "
+            f"{_rel_time(one_line(r['updated'] or '', 30)):<20} {','.join(flags)}".rstrip()
         )
     out.lines(lines)  # one write, not one per row
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` left-aligned in ``width`` terminal cells (wide characters count two)."""
+    return text + " " * max(0, width - cell_len(text))
 
 
 # --- show -------------------------------------------------------------------------
@@ -285,10 +295,23 @@ def show(session: str, root: str | None, as_json: bool, mode: str) -> None:
 
 @main.command()
 @click.argument("target", required=False)
-@click.option("--json", "as_json", is_flag=True)
-def check(target: str | None, as_json: bool) -> None:
-    """Every problem in a store (or one session). Exit 0 clean, 1 problems, 2 unreadable root."""
+@click.option("--json", "as_json", is_flag=True, help="Everything as one JSON object (each problem with its severity).")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info"]),
+    default="warning",
+    show_default=True,
+    help="Exit 1 when a problem of this severity or worse is found. "
+    "error: the daemon loses data or cannot resume; warning: will bite later (a leftover tmp, a gap); info: a lenient decode.",
+)
+def check(target: str | None, as_json: bool, fail_on: str) -> None:
+    """Every problem in a store (or one session), with its severity.
+
+    Exit 0 when nothing reaches --fail-on (default warning: info-only
+    findings exit 0), 1 when something does, 2 when the root is unreadable.
+    """
     from .render.text import session_json
+    from .store.problems import SEVERITIES, at_least
 
     store = _open_store(target)
     sessions: dict[str, Any] = {}
@@ -300,6 +323,10 @@ def check(target: str | None, as_json: bool) -> None:
                 sessions[s.slug] = session_json(s)
             problems.extend(s.problems)
     problems = store_problems + problems
+    counts = {sev: 0 for sev in SEVERITIES}
+    for p in problems:
+        counts[p.severity] = counts.get(p.severity, 0) + 1
+    failing = sum(1 for p in problems if at_least(p.severity, fail_on))
     if as_json:
         import msgspec
 
@@ -311,15 +338,25 @@ def check(target: str | None, as_json: bool) -> None:
                 "store_problems": [msgspec.to_builtins(p) for p in store_problems],
                 "sessions": sessions,
                 "problem_count": len(problems),
+                "severity_counts": counts,
+                "fail_on": fail_on,
+                "failing": failing,
             }
         )
     else:
+        marks = {"error": "ERROR", "warning": "warning", "info": "info"}
         for p in problems:
             where = "/".join(x for x in (p.slug, p.file) if x)
-            out.line(f"{p.severity:<7} {p.code:<22} {one_line(where, _width(60))}: {one_line(p.reason, _width(240))}")
+            out.line(f"{marks.get(p.severity, p.severity):<7} {p.code:<22} {one_line(where, _width(60))}: {one_line(p.reason, _width(240))}")
         n = len(problems)
-        out.line(f"{n} problem{'s' if n != 1 else ''} in {len(list(store.session_entries()))} session(s)", err=True)
-    sys.exit(1 if problems else 0)
+        parts = ", ".join(f"{counts[sev]} {sev if sev == 'info' or counts[sev] == 1 else sev + 's'}" for sev in SEVERITIES if counts[sev])
+        sessions_n = len(list(store.session_entries()))
+        out.line(
+            f"{n} problem{'s' if n != 1 else ''}{' (' + parts + ')' if parts else ''} in {sessions_n} session{'s' if sessions_n != 1 else ''}"
+            + (f"; {failing} at --fail-on {fail_on} or worse" if failing else ""),
+            err=True,
+        )
+    sys.exit(1 if failing else 0)
 
 
 # --- latest / archives ------------------------------------------------------------------

@@ -31,6 +31,10 @@ SCENES = [
     ("raw-view", "crab_user_2", ["up", "r"], False),
     ("sessions", "crab_user_1", [], True),
     ("help", "crab_user_1", ["question_mark"], False),
+    ("bad-meta-row", "crab_ops_1", ["e"], False),
+    ("search-position", "crab_user_1", ["slash", *"arm64", "enter", "n"], False),
+    ("token-chart", "crab_user_1", ["t"], False),
+    ("problems", "crab_user_1", ["P"], False),
 ]
 
 
@@ -54,7 +58,7 @@ async def _settle(pilot, slug: str, timeout: float = 10.0) -> None:
             return False
         d = app.detail
         i = app.timeline.current_step()
-        want = (slug, app.model.steps[i].name) if i >= 0 else None
+        want = (slug, app.model.steps[i].name) if i >= 0 else (slug, "meta") if i == -2 else None
         return d._pending is None and d._timer is None and d.shown == want and d.bytes_for == want
 
     while not ready():
@@ -76,8 +80,11 @@ async def shoot(root: Path, out: Path) -> list[Path]:
                 app.query_one(SessionList).focus()
             for k in keys:
                 await pilot.press(k)
-                if k != "question_mark":
+                if len(app.screen_stack) == 1 and app.focused is app.timeline:  # not in an input or a modal
                     await _settle(pilot, slug)
+            if keys and keys[-1] == "P":  # the store-wide problems view comes from a worker
+                while len(app.screen_stack) == 1:
+                    await pilot.pause(0.05)
             await pilot.pause(0.1)
             path = out / f"{name}.svg"
             app.save_screenshot(filename=path.name, path=str(out))

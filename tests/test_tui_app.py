@@ -37,10 +37,10 @@ async def test_sessions_pane_groups_marks_and_filter(demo_root: Path) -> None:
         assert "Nightly build triage ★" not in text
         assert "2h ago" in text  # relative to the injected clock
         await wait_for(pilot, lambda: "═2" in screen_text(app))  # compact count badge (stats worker)
-        await wait_for(pilot, lambda: "⚠6" in screen_text(app))  # problems badge
+        await wait_for(pilot, lambda: "✖4 ⚠1 ℹ1" in screen_text(app))  # problems badges, one per severity
         # filter by typing while the list has focus
         app.query_one(SessionList).focus()
-        await pilot.press("t", "g")
+        await pilot.press("slash", "t", "g")  # / enters the filter; t alone is the token chart
         assert app.query_one("#session-filter", Input).value == "tg"
         assert pane.slugs == ["researcher_tg-12345_1"]
         await pilot.press("backspace", "backspace")
@@ -88,7 +88,8 @@ async def test_corrupt_session_rows_and_literal_markup(demo_root: Path) -> None:
         await loaded(pilot, "researcher_tg-12345_1")
         r = rows(app)
         bad = [t for t in r if "✗" in t and "tmp" not in t]
-        assert len(bad) == 3 and all("skipped by daemon" in t and "unparsable, skipped:" in t for t in bad)
+        assert len(bad) == 3 and all("skipped by daemon" in t and "unparsable" in t for t in bad)
+        assert not any("unparsable, skipped:" in t for t in bad)  # the kind once (role column), then the reason
         assert any("legacy compact “Token usage”" in t and "inline summary, no archive" in t for t in r)
         tmp = [t for t in r if "leftover tmp" in t]
         assert len(tmp) == 1 and " tmp " in tmp[0]
@@ -134,11 +135,17 @@ async def test_search_next_prev(demo_root: Path) -> None:
         tl = app.timeline
         assert tl.cursor in app.search_rows and "arm64" in tl.row_text(tl.cursor)
         first = tl.cursor
+        n = len(app.search_rows)
+        await see(pilot, f"/arm64: 1/{n}")  # the position among the matches
         await pilot.press("n")
         assert tl.cursor != first and tl.cursor in app.search_rows
+        await see(pilot, f"/arm64: 2/{n}")
         await pilot.press("N")
         assert tl.cursor == first
-        await see(pilot, "matches")
+        await see(pilot, f"/arm64: 1/{n}")
+        await pilot.press("N")  # before the first: wraps to the last, and says so
+        await see(pilot, f"/arm64: {n}/{n}")
+        assert any("search wrapped to the bottom" in x.message for x in app._notifications)
 
 
 async def test_detail_decoded_raw_and_bytes(demo_root: Path) -> None:
@@ -270,7 +277,7 @@ async def test_50mb_step_opens_truncated(tmp_path: Path) -> None:
         await see(pilot, "bytes; showing 2,048 of them")
         # the UI stayed responsive: moving up is instant
         await pilot.press("up")
-        assert app.timeline.cursor == 0
+        assert app.timeline.cursor == 1  # row 0 is the meta row
         assert time.monotonic() - t0 < 20
 
 
@@ -293,7 +300,7 @@ async def test_decoded_view_shows_html_looking_text_literally(tmp_path: Path) ->
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, slug)
         for k, t in enumerate(texts):
-            app.timeline.move_to_row(k)
+            app.timeline.move_to_row(k + 1)  # row 0 is the meta row
             await loaded(pilot)
             assert app.detail.query(Markdown)  # still rendered as Markdown, with HTML off
             await wait_for(pilot, lambda: t in region_text(app, app.query_one("#decoded-body")))
@@ -327,7 +334,7 @@ async def test_footer_keys_act_in_the_sessions_list_other_keys_filter(demo_root:
         assert filt.has_focus and filt.value == "xec"
         from crabview.tui.screens import help_renderable
 
-        assert any("start the filter" in str(c) for c in help_renderable().columns[1]._cells)
+        assert any("type into the filter" in str(c) for c in help_renderable().columns[1]._cells)
 
 
 async def test_search_across_sessions_counts_past_the_listed_500(tmp_path: Path) -> None:
@@ -399,5 +406,5 @@ async def test_event_name_once_and_singular_counts(demo_root: Path, tmp_path: Pa
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, slug)
         await pilot.press("slash", *"only", "enter")
-        text = await see(pilot, "1 step ", ": 1 match ", "1 session ")
+        text = await see(pilot, "1 step ", ": 1/1 ", "1 session ")
         assert "1 steps" not in text and "1 matches" not in text and "1 sessions" not in text

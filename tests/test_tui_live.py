@@ -24,16 +24,16 @@ async def test_appended_step_appears_and_follow_keeps_it_in_view(writer: DaemonW
         await loaded(pilot, slug)
         await wait_for(pilot, lambda: app.watcher_mode == "inotify" or app.watcher_mode == "poll")
         tl = app.timeline
-        assert tl.follow and tl.cursor == 39
+        assert tl.follow and tl.cursor == 40
         path = writer.append(slug, _entry("brand new step"))
-        await wait_for(pilot, lambda: tl.row_count == 41 and "brand new step" in tl.row_text(40))
+        await wait_for(pilot, lambda: tl.row_count == 42 and "brand new step" in tl.row_text(41))
         assert app.session is not None and app.session.index_of(path.name) == 40  # no reload: same Session object
-        assert tl.cursor == 40  # follow mode moved to the newest row
+        assert tl.cursor == 41  # follow mode moved to the newest row
         await see(pilot, "brand new step")  # and it is scrolled into view
         # a compaction lands: the divider appears, earlier rows become "not replayed"
         writer.compact(slug, "summary of the live session")
-        await wait_for(pilot, lambda: tl.row_count == 42 and "replay starts here" in tl.row_text(41))
-        assert "not replayed" in tl.row_text(0)
+        await wait_for(pilot, lambda: tl.row_count == 43 and "replay starts here" in tl.row_text(42))
+        assert "not replayed" in tl.row_text(1)
         await see(pilot, "in memory.db")
 
 
@@ -50,12 +50,12 @@ async def test_cursor_is_kept_when_not_following(writer: DaemonWriter) -> None:
         assert tl.cursor == 2 and not tl.follow
         for k in range(3):
             writer.append(slug, _entry(f"new {k}"))
-        await wait_for(pilot, lambda: tl.row_count == 33)
+        await wait_for(pilot, lambda: tl.row_count == 34)
         assert tl.cursor == 2 and not tl.follow
         assert int(tl.scroll_offset.y) == 0
         # f turns follow back on and jumps to the end
         await pilot.press("f")
-        assert tl.follow and tl.cursor == 32
+        assert tl.follow and tl.cursor == 33
         await pilot.press("f")
         assert not tl.follow
 
@@ -68,10 +68,10 @@ async def test_corrupt_and_tmp_steps_arrive_live(writer: DaemonWriter) -> None:
         await loaded(pilot, slug)
         tl = app.timeline
         writer.append_raw(slug, b'{"message": {"role": "user", "content": [')
-        await wait_for(pilot, lambda: tl.row_count == 2 and "skipped by daemon" in tl.row_text(1))
+        await wait_for(pilot, lambda: tl.row_count == 3 and "skipped by daemon" in tl.row_text(2))
         writer.leave_tmp(slug, b'{"message":{"role":"user","content":[{"type":"text","text":"x"}]}}', whole=True)
         # reported once the tmp outlives the watcher's grace period
-        await wait_for(pilot, lambda: tl.row_count == 3 and "leftover tmp" in tl.row_text(2), timeout=5)
+        await wait_for(pilot, lambda: tl.row_count == 4 and "leftover tmp" in tl.row_text(3), timeout=5)
 
 
 async def test_sessions_appear_and_vanish_live(writer: DaemonWriter) -> None:

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from textual.strip import Strip
+
 from crabview.demo import build_demo
 from crabview.store.layout import TMP_MARK
 from crabview.store.store import Store
@@ -57,7 +59,7 @@ async def loaded(pilot: Any, slug: str | None = None) -> None:
             return False
         d = app.detail
         i = app.timeline.current_step()
-        want = (app.model.slug, app.model.steps[i].name) if i >= 0 else None
+        want = (app.model.slug, app.model.steps[i].name) if i >= 0 else (app.model.slug, "meta") if i == -2 else None
         return d._pending is None and d._timer is None and d.shown == want
 
     await wait_for(pilot, ready)
@@ -66,8 +68,9 @@ async def loaded(pilot: Any, slug: str | None = None) -> None:
 
 
 def rows(app: CrabviewApp) -> list[str]:
+    """Texts of the timeline's rows after the pinned meta row (row 0)."""
     tl = app.timeline
-    return [tl.row_text(r) for r in range(tl.row_count)]
+    return [tl.row_text(r) for r in range(1, tl.row_count)]
 
 
 def screen_text(app: CrabviewApp) -> str:
@@ -102,3 +105,42 @@ async def see(pilot: Any, *texts: str, timeout: float = 5.0) -> str:
         return await wait_for(pilot, check, timeout)  # type: ignore[return-value]
     except AssertionError:
         raise AssertionError(f"not on screen: {[x for x in texts if x not in screen_text(app)]}\n{screen_text(app)}") from None
+
+
+def timeline_screen(app: CrabviewApp) -> tuple[list[str], list[int]]:
+    """The timeline's on-screen lines (plain text) and which of them carry the cursor style.
+
+    Read from the compositor's full render, i.e. what a terminal would show,
+    not from the widget's idea of its rows.
+    """
+    from crabview.tui.widgets.timeline import S_CURSOR, S_CURSOR_BLUR
+
+    tl = app.timeline
+    region = tl.scrollable_content_region
+    update = app.screen._compositor.render_update(full=True)
+    lines: list[str] = []
+    cursor: list[int] = []
+    want = {S_CURSOR.bgcolor, S_CURSOR_BLUR.bgcolor}
+    for k, y in enumerate(range(region.y, region.bottom)):
+        strip = Strip.join(update.strips[y]) if y < len(update.strips) else Strip([])
+        part = strip.crop(region.x, region.right)
+        lines.append("".join(s.text for s in part).rstrip())
+        # the cursor style is under the row's own styles (a search match keeps its colour on the number)
+        if any(s.style is not None and s.style.bgcolor in want for s in part):
+            cursor.append(k)
+    return lines, cursor
+
+
+def model_screen(app: CrabviewApp) -> list[str]:
+    """What the timeline must show: the model's rows from the scroll offset on, cut to the width."""
+    tl = app.timeline
+    region = tl.scrollable_content_region
+    top = int(tl.scroll_offset.y)
+    out = []
+    for r in range(top, top + region.height):
+        text = ""
+        if tl.model is not None and r < len(tl.model.rows):
+            strip = Strip(tl._row_segments(tl.model, r, region.width)).adjust_cell_length(region.width)
+            text = "".join(seg.text for seg in strip)
+        out.append(text.rstrip())
+    return out

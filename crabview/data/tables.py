@@ -118,7 +118,7 @@ SCHEMA: dict[str, list[tuple[str, str, str]]] = {
         ("store", "VARCHAR", ""),
         ("slug", "VARCHAR", "NULL for a store-wide problem (memory.db)"),
         ("code", "VARCHAR", "stable code (check --json)"),
-        ("severity", "VARCHAR", "fatal | error | warning | info"),
+        ("severity", "VARCHAR", "error | warning | info (crabview/store/problems.py)"),
         ("file", "VARCHAR", ""),
         ("reason", "VARCHAR", "one-line reason"),
     ],

@@ -13,31 +13,50 @@ if TYPE_CHECKING:  # pragma: no cover
     from .memory import Memory
     from .session import Session
 
-# code -> (severity, what it means). Codes are part of the JSON contract.
+# Severity of a problem, by what it costs the user of the daemon:
+#   error   - the daemon loses data or cannot resume the session;
+#   warning - nothing is lost yet, but it will bite later (a leftover tmp, a gap);
+#   info    - the daemon reads it fine, through a serde leniency.
+ERROR, WARNING, INFO = "error", "warning", "info"
+SEVERITIES: tuple[str, ...] = (ERROR, WARNING, INFO)  # most severe first
+_RANK = {sev: k for k, sev in enumerate(SEVERITIES)}
+
+
+def severity_rank(severity: str) -> int:
+    """0 for error, 1 warning, 2 info (unknown severities count as errors)."""
+    return _RANK.get(severity, 0)
+
+
+def at_least(severity: str, threshold: str) -> bool:
+    """Whether ``severity`` is ``threshold`` or more severe."""
+    return severity_rank(severity) <= severity_rank(threshold)
+
+
+# code -> (severity, what it means). Codes and severities are part of the JSON contract.
 CODES: dict[str, tuple[str, str]] = {
-    "unparsable_step": ("error", "a step the daemon skips on resume"),
-    "unreadable_step": ("fatal", "a step- entry that cannot be read: the whole load fails"),
-    "leftover_tmp": ("warning", "a tmp file left by an interrupted atomic write"),
-    "meta_missing": ("error", "no meta: the daemon treats the session as absent"),
-    "meta_corrupt": ("fatal", "meta does not decode: load fails, session hidden from the listing"),
-    "meta_unreadable": ("fatal", "meta cannot be read: load fails, session hidden from the listing"),
-    "session_unlisted": ("warning", "the daemon's session listing skips this directory"),
-    "dir_unreadable": ("fatal", "the session directory cannot be listed"),
-    "step_gap": ("warning", "step numbers are missing"),
-    "step_order": ("warning", "step numbers past 999999: load order is no longer numeric"),
-    "duplicate_step_number": ("warning", "two files carry the same step number"),
-    "archive_missing": ("error", "a compact names an archive memory.db does not have"),
-    "memory_unreadable": ("error", "memory.db cannot be read"),
-    "lenient_decode": ("info", "the daemon accepts this step only through a serde leniency"),
-    "skipped_name": ("warning", "a step- name the daemon never reads (not valid UTF-8)"),
-    "counter_wraps": ("error", "the step counter wraps past u64's end: the next step is written as step-000000"),
-    "step_rewritten": ("warning", "a step file changed after it was first read: the daemon never rewrites a step"),
+    "unparsable_step": (ERROR, "a step the daemon skips on resume: its content is lost to the conversation"),
+    "unreadable_step": (ERROR, "a step- entry that cannot be read: the whole load fails"),
+    "meta_missing": (ERROR, "no meta: the daemon treats the session as absent"),
+    "meta_corrupt": (ERROR, "meta does not decode: load fails, session hidden from the listing"),
+    "meta_unreadable": (ERROR, "meta cannot be read: load fails, session hidden from the listing"),
+    "dir_unreadable": (ERROR, "the session directory cannot be listed"),
+    "archive_missing": (ERROR, "the replay boundary names an archive memory.db does not have (an earlier boundary's: warning)"),
+    "memory_unreadable": (ERROR, "memory.db cannot be read"),
+    "counter_wraps": (ERROR, "the step counter wraps past u64's end: the next step is written as step-000000"),
+    "leftover_tmp": (WARNING, "a tmp file left by an interrupted atomic write"),
+    "session_unlisted": (WARNING, "the daemon's session listing skips this directory"),
+    "step_gap": (WARNING, "step numbers are missing"),
+    "step_order": (WARNING, "step numbers past 999999: load order is no longer numeric"),
+    "duplicate_step_number": (WARNING, "two files carry the same step number"),
+    "skipped_name": (WARNING, "a step- name the daemon never reads (not valid UTF-8)"),
+    "step_rewritten": (WARNING, "a step file changed after it was first read: the daemon never rewrites a step"),
+    "lenient_decode": (INFO, "the daemon accepts this step only through a serde leniency"),
 }
 
 
 class Problem(msgspec.Struct, gc=False):
     code: str
-    severity: str
+    severity: str  # error | warning | info (SEVERITIES)
     slug: str | None
     file: str | None
     reason: str
@@ -59,7 +78,8 @@ def _ranges(missing: list[int]) -> str:
     return ", ".join(out) + more
 
 
-def session_problems(s: "Session") -> list[Problem]:
+def meta_problems(s: "Session") -> list[Problem]:
+    """The problems of the session as a whole: its meta, its directory, leftovers beside the steps."""
     slug = s.slug
     out: list[Problem] = []
     if s.meta_status == "missing":
@@ -80,6 +100,12 @@ def session_problems(s: "Session") -> list[Problem]:
         elif name.startswith("step-") and not is_utf8_name(name):
             shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
             out.append(problem("skipped_name", slug, shown, "a step- name that is not valid UTF-8: the daemon passes over it without a word"))
+    return out
+
+
+def session_problems(s: "Session") -> list[Problem]:
+    slug = s.slug
+    out: list[Problem] = meta_problems(s)
     numbers: dict[int, str] = {}
     prev_num: int | None = None
     order_broken: str | None = None

@@ -9,8 +9,10 @@ load order, which is what a live daemon does.
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
+import threading
 from sys import intern
 from bisect import bisect_left
 from operator import attrgetter
@@ -50,32 +52,45 @@ _KEEP_WHEN_LAZY = (m.Compact, m.LegacyCompact, m.DoneEvent)
 
 
 class StepSource:
-    """A session directory's step files, for values not kept in memory."""
+    """A session directory's step files, for values not kept in memory.
+
+    Shared by every thread that renders or searches the session (the UI,
+    search and facts workers), so the LRU is only touched under its lock;
+    the file read and decode run outside it.
+    """
 
     def __init__(self, dir_path: str, maxsize: int = 4096):
         self.dir_path = dir_path
         self.maxsize = maxsize
         self.cache: dict[str, Any] = {}
         self.reads = 0
+        self._lock = threading.Lock()
         # tool call id -> (tool name, input, step name), collected while
         # loading, so pairing results with calls needs no re-read
         self.tool_calls: dict[str, tuple[str, Any, str]] = {}
 
     def value(self, step: "StepFile") -> Any:
-        cache = self.cache
-        v = cache.pop(step.name, None)
-        if v is None:
-            data, _reason = read_file(os.path.join(self.dir_path, step.name))
+        name = step.name
+        with self._lock:
+            cache = self.cache
+            v = cache.pop(name, None)
+            if v is not None:
+                cache[name] = v  # re-inserted last: most recently used
+                return v
             self.reads += 1
-            if data is None:
-                return None
-            d = decode_step(data)
-            if d.kind != step.kind:
-                return None  # changed on disk since the verdict: show nothing rather than a mismatch
-            v = d.value
-            if len(cache) >= self.maxsize:
+        data, _reason = read_file(os.path.join(self.dir_path, name))
+        if data is None:
+            return None
+        d = decode_step(data)
+        if d.kind != step.kind:
+            return None  # changed on disk since the verdict: show nothing rather than a mismatch
+        v = d.value
+        with self._lock:
+            cache = self.cache
+            cache.pop(name, None)  # another thread may have read it meanwhile
+            while cache and len(cache) >= self.maxsize:
                 del cache[next(iter(cache))]  # dicts keep insertion order: the oldest goes
-        cache[step.name] = v  # (re)inserted last: most recently used
+            cache[name] = v
         return v
 
 
@@ -278,6 +293,17 @@ def _collect_calls(tool_calls: dict[str, tuple[str, Any, str]], calls: list) -> 
             tool_calls.setdefault(call_id, call)
 
 
+def _locked(method):
+    """Run a ``Session`` method under the session's lock."""
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 class Session:
     """One session directory: meta, steps in load order, derived replay."""
 
@@ -301,9 +327,14 @@ class Session:
         # step name -> why: steps a live follower saw change after it read
         # them (store/live.py); the daemon never rewrites a step
         self.rewritten: dict[str, str] = {}
+        # The one lock of a session: load/refresh (the watcher's thread) and
+        # every derived fact (facts and search workers, the UI) take it, so
+        # no reader iterates a step list being changed or a half-built cache.
+        self.lock = threading.RLock()
 
     # -- reading -----------------------------------------------------------
 
+    @_locked
     def load(self) -> "Session":
         self.is_symlink = self.path.is_symlink()
         self._read_meta()
@@ -363,6 +394,7 @@ class Session:
 
     # -- incremental refresh --------------------------------------------------
 
+    @_locked
     def refresh(self, names: Iterable[str] | None = None) -> "RefreshResult":
         """Re-read only ``names`` (entry names in this dir); None = everything.
 
@@ -425,11 +457,13 @@ class Session:
             self._derived.clear()
         return result
 
+    @_locked
     def mark_rewritten(self, names: Iterable[str], reason: str) -> None:
         for name in names:
             self.rewritten[name] = reason
         self._derived.clear()
 
+    @_locked
     def set_memory(self, memory: Memory) -> None:
         self.memory = memory
         self._derived.clear()
@@ -452,6 +486,7 @@ class Session:
                 self.boundary = _boundary(i, steps[i])
         self._derived.clear()
 
+    @_locked
     def index_of(self, name: str) -> int | None:
         i = bisect_left(self.steps, name, key=_NAME)
         return i if i < len(self.steps) and self.steps[i].name == name else None
@@ -466,6 +501,7 @@ class Session:
         return self.steps[i].kind == m.KIND_ENTRY and i >= self.replay_start and self.load_status == "ok"
 
     @property
+    @_locked
     def replay_indices(self) -> list[int]:
         """Indices of the entries the daemon would replay (none if its load fails)."""
         r = self._derived.get("replay")
@@ -500,6 +536,7 @@ class Session:
         return entry.content if entry is not None else f"[archived context unavailable: {name}]"
 
     @property
+    @_locked
     def next_step(self) -> int:
         """The number the daemon's counter gives the next step after a start."""
         n = self._derived.get("next_step")
@@ -559,6 +596,7 @@ class Session:
         return not self.is_symlink and self.meta_status == "ok" and is_utf8_name(self.slug)
 
     @property
+    @_locked
     def problems(self) -> list[Problem]:
         p = self._derived.get("problems")
         if p is None:
@@ -566,6 +604,7 @@ class Session:
             self._derived["problems"] = p
         return p
 
+    @_locked
     def _counts(self) -> dict[str, int]:
         c = self._derived.get("counts")
         if c is None:
@@ -575,6 +614,7 @@ class Session:
             self._derived["counts"] = c
         return c
 
+    @_locked
     def kind_counts(self) -> dict[str, int]:
         return dict(self._counts())
 
@@ -583,6 +623,7 @@ class Session:
         c = self.kind_counts()
         return c[m.KIND_COMPACT] + c[m.KIND_LEGACY]
 
+    @_locked
     def usage_totals(self) -> dict[str, int]:
         """Token totals over every ``done`` event, replayed or not."""
         t = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "turns": 0}

@@ -3,6 +3,16 @@
 All file IO runs in named workers that post typed messages
 (``messages.py``); the UI thread only renders. ``make_app`` is the one
 factory the CLI, the tests, the screenshots and the benchmark use.
+
+Concurrency, by design: a loaded ``Session`` is changed only by
+``load``/``refresh`` and read for derived facts, all under its one lock
+(``Session.lock``); its lazy-value LRU (``StepSource``) has its own. The
+``TimelineModel`` (rows, summaries, search and bookmark rows) belongs to
+the UI thread; workers get snapshots (step names for search) and post
+results tagged with what they answer (a search generation, a model
+version), which the UI thread drops when stale. Searches are exclusive
+workers: a new query cancels the old one (search.py). The app coordinates;
+searching, navigating, rendering and the chart live in their own modules.
 """
 
 from __future__ import annotations
@@ -13,13 +23,14 @@ from typing import Any, Callable
 
 from rich.text import Text
 from textual import on, work
+from textual.worker import get_current_worker
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.notifications import Notification, Notify
 from textual.widgets import Footer, Input, Static
 
 from ..render.safe import one_line, visible
-from ..render.text import ToolIndex, fmt_int, summary
+from ..render.text import fmt_int, step_text
 from ..store.decode import salvage
 from ..store.session import Session, read_file
 from ..store.store import Store
@@ -32,6 +43,9 @@ from .messages import (
     FactsReady,
     BytesLoaded,
     GlobalSearchDone,
+    GlobalSearchProgress,
+    ProblemsCollected,
+    SearchProgress,
     MemoryReloaded,
     SearchDone,
     SessionLoaded,
@@ -42,9 +56,14 @@ from .messages import (
     WatcherStatus,
 )
 from .model import SessionStats, TimelineModel, group_key, stats_of
-from .screens import NARROW, HelpScreen, SearchResults
+from .navigation import next_row
+from .search import ContentCache, Query, QueryError, SearchState, parse_query, search_steps, search_store
+from .chart import turns_of
+from .model import META_INDEX
+from .navigation import Bookmarks, row_of_number
+from .screens import NARROW, GotoStep, HelpScreen, ListPicker, ProblemsScreen, SearchResults, TokenChart
 from .widgets.detail import DetailPane
-from .widgets.sessions import SessionsPane
+from .widgets.sessions import SEVERITY_BADGE, SessionsPane
 from .widgets.timeline import Timeline, TimelineHeader
 
 LIVE_SECONDS = 10.0
@@ -99,8 +118,12 @@ class CrabviewApp(GuardedApp, App[None]):
         self.watcher_reason = ""
         self.live_feed = LiveFeed(self)
         self.store_event: tuple[str, float] | None = None  # (state, when) of the last store replacement
-        self.search_query = ""
-        self.search_rows: list[int] = []
+        self.search = SearchState()
+        self._content: tuple[tuple[str, int], ContentCache] | None = None
+        self._global_gen = 0
+        self._global_progress: tuple[int, int, int] | None = None
+        self.bookmarks = Bookmarks()
+        self.sessions_hidden = False  # the user hid the sessions pane (\\)
         self.load_seconds: float | None = None
         self.first_paint: float | None = None
         self.store_gone = False
@@ -115,7 +138,8 @@ class CrabviewApp(GuardedApp, App[None]):
             with Vertical(id="right"):
                 yield TimelineHeader(id="timeline-header")
                 yield Timeline(id="timeline")
-                yield Input(placeholder="search this session (Enter; n/N next/prev, Esc cancels)", id="search")
+                yield Static(Text(""), id="new-below")
+                yield Input(placeholder="search the full content of this session (re:PATTERN for a regex; Enter; n/N next/prev; Esc cancels)", id="search")
                 yield DetailPane(id="detail")
         yield Static(Text(""), id="status")
         yield Footer()
@@ -211,9 +235,15 @@ class CrabviewApp(GuardedApp, App[None]):
             label = "STORE BACK" if self.store_event[0] == "back" else "STORE REPLACED"
             t.append(f" {label}: reloaded ", style="bold black on yellow")
             t.append(" ")
-        probs = sum(s.problems for s in self.stats.values())
-        if probs:
-            t.append(f"⚠ {probs} problem{'' if probs == 1 else 's'}  ", style="bold red")
+        sev = {"error": 0, "warning": 0, "info": 0}
+        for st in self.stats.values():
+            for k, v in (st.severities or {"error": st.problems}).items():
+                sev[k] = sev.get(k, 0) + v
+        for name, mark, style in SEVERITY_BADGE:
+            k = sev.get(name, 0)
+            if k:
+                word = name if name == "info" or k == 1 else name + "s"
+                t.append(f"{mark} {k} {word}  ", style=style)
         if self.session is not None and self.session.load_status != "ok":
             t.append(f"daemon load: {one_line(self.session.load_status, 30)}  ", style="bold red")
         hidden = sum(1 for s in self.summaries.values() if not s.listed)
@@ -221,9 +251,11 @@ class CrabviewApp(GuardedApp, App[None]):
         t.append(f"{n} session{'' if n == 1 else 's'}")
         if hidden:
             t.append(f" ({hidden} hidden from the daemon)", style="red")
-        if self.search_query:
-            k = len(self.search_rows)
-            t.append(f"  /{one_line(self.search_query, 20)}: {k} match{'' if k == 1 else 'es'}", style="yellow")
+        if self.search.text:
+            t.append(f"  /{one_line(self.search.text, 20)}: {self.search.status(self.timeline.cursor)}", style="yellow")
+        if self._global_progress is not None:
+            done, total, found = self._global_progress
+            t.append(f"  searching all: {done}/{total} sessions, {fmt_int(found)} found", style="yellow")
         if self.model is not None:
             t.append(f"  follow: {'on' if self.timeline.follow else 'off'}", style="cyan")
         mode = self.watcher_mode
@@ -248,7 +280,7 @@ class CrabviewApp(GuardedApp, App[None]):
             pane = self._main(SessionsPane)
         except Exception:  # not composed yet
             return
-        show = width >= NARROW
+        show = width >= NARROW and not self.sessions_hidden
         if pane.display != show:
             if not show and pane.has_focus_within:
                 self.timeline.focus()
@@ -348,17 +380,19 @@ class CrabviewApp(GuardedApp, App[None]):
         if self.first_paint is None:
             self.first_paint = time.monotonic()
         self._main(TimelineHeader).show(self.model)
-        self.search_rows = []
-        self.search_query = ""
+        self.search.clear()
+        self.workers.cancel_group(self, "search")
         self.refresh_sessions()
         pending = self.pending_names.pop(s.slug, [])
         if pending:
             self._refresh_current(pending)
         if self.pending_jump is not None:
-            i = s.index_of(self.pending_jump)
+            row = self._row_of_name(self.pending_jump)
             self.pending_jump = None
-            if i is not None and self.model is not None:
-                self.timeline.move_to_row(self.model.row_of_step[i])
+            if row is not None:
+                self.timeline.move_to_row(row)
+                self.timeline.focus()
+        self.timeline.marks = set(self.bookmarks.rows(self.model))
 
     @work(thread=True, exclusive=True, group="stats", name="load_stats")
     def load_stats(self, slugs: list[str]) -> None:
@@ -524,6 +558,17 @@ class CrabviewApp(GuardedApp, App[None]):
         if not self._alive():
             return
         self.detail.show_step(self.model, msg.index)
+        if self.search.text:  # the position k/N follows the cursor
+            self.update_status()
+
+    @on(Timeline.NewBelow)
+    def _new_below(self, msg: Timeline.NewBelow) -> None:
+        if not self._alive():
+            return
+        bar = self._main("#new-below", Static)
+        if msg.count > 0:
+            bar.update(Text(f" ↓ {fmt_int(msg.count)} new row{'' if msg.count == 1 else 's'} below · G to jump, f to follow", no_wrap=True, overflow="ellipsis"))
+        bar.display = msg.count > 0
 
     @on(Timeline.FollowChanged)
     def _follow_changed(self, msg: Timeline.FollowChanged) -> None:
@@ -546,11 +591,17 @@ class CrabviewApp(GuardedApp, App[None]):
         self.detail.show_bytes(msg.slug, msg.name, msg.data, msg.error, msg.salvage)
 
     # -- search --------------------------------------------------------------------
+    #
+    # One search at a time: each request gets a generation number; the
+    # worker is exclusive (a new query cancels the old one, which stops at
+    # its next check) and its answers carry the generation, so a late answer
+    # of an older query is dropped, never shown. The worker sees only a
+    # snapshot of step names and the session's ContentCache (search.py).
 
     def action_search(self) -> None:
         inp = self._main("#search", Input)
         inp.display = True
-        inp.value = self.search_query
+        inp.value = self.search.text
         inp.focus()
 
     @on(Input.Submitted, "#search")
@@ -558,14 +609,17 @@ class CrabviewApp(GuardedApp, App[None]):
         q = event.value.strip()
         event.input.display = False
         self.timeline.focus()
-        self.search_query = q
         if q:
             self.search_session(q)
         else:
-            self.search_rows = []
-            self.timeline.matches = set()
-            self.timeline.refresh()
-            self.update_status()
+            self.clear_search()
+
+    def clear_search(self) -> None:
+        self.search.clear()
+        self.workers.cancel_group(self, "search")
+        self.timeline.matches = set()
+        self.timeline.refresh()
+        self.update_status()
 
     def on_key(self, event: Any) -> None:
         if event.key == "escape":
@@ -575,52 +629,124 @@ class CrabviewApp(GuardedApp, App[None]):
                 self.timeline.focus()
                 event.stop()
 
-    @work(thread=True, exclusive=True, group="search", name="search_session")
+    @property
+    def search_query(self) -> str:
+        return self.search.text
+
+    @property
+    def search_rows(self) -> list[int]:
+        return self.search.rows
+
     def search_session(self, query: str, quiet: bool = False) -> None:
+        """Search this session for ``query``; ``quiet``: only steps appended since the last answer."""
         model = self.model
         if model is None:
             return
-        q = query.lower()
-        rows = []
-        steps = model.steps
-        tools = model.tools
-        for r, row in enumerate(list(model.rows)):
-            if row.kind == 2:
-                continue
-            st = steps[row.index]
-            if q in st.name.lower() or q in summary(st, tools, 2000).lower():
-                rows.append(r)
-        self.post_message(SearchDone(query if not quiet else "\0" + query, rows))
+        try:
+            q = parse_query(query)
+        except QueryError as e:
+            notify_plain(self, str(e), severity="error")
+            return
+        st = self.search
+        start = 0
+        if quiet and st.text == query and st.version == model.version and st.covered <= len(model.steps) and not st.running:
+            start = st.covered
+            if start == len(model.steps):
+                return
+        elif quiet and (st.text != query or (st.running and st.version == model.version)):
+            return  # another query now, or the running search picks the new steps up when it ends
+        gen = st.begin(query, model.version, keep=start > 0)
+        cache = self._content_cache(model)
+        names = [x.name for x in model.steps]
+        if not quiet:
+            self.timeline.matches = set()
+            self.timeline.refresh()
+        self.update_status()
+        self._search_worker(gen, q, names, start, cache, model.version, quiet)
+
+    def _content_cache(self, model: TimelineModel) -> ContentCache:
+        key = (model.slug, model.version)
+        if self._content is None or self._content[0] != key:
+            self._content = (key, ContentCache(str(model.session.path)))
+        return self._content[1]
+
+    @work(thread=True, exclusive=True, group="search", name="search_session")
+    def _search_worker(self, gen: int, q: Query, names: list[str], start: int, cache: ContentCache, version: int, quiet: bool) -> None:
+        worker = get_current_worker()
+        cancelled = lambda: worker.is_cancelled or self.search.gen != gen  # noqa: E731
+
+        def progress(done: int, total: int) -> None:
+            self.post_message(SearchProgress(gen, done, total))
+
+        res = search_steps(q, names[start:], cache, cancelled, progress)
+        if res.cancelled:
+            return
+        indices = [i + start for i in res.indices]
+        self.post_message(SearchDone(gen, q.text, indices, start, len(names), version, quiet, res.seconds))
+
+    @on(SearchProgress)
+    def _search_progress(self, msg: SearchProgress) -> None:
+        if self._alive() and msg.gen == self.search.gen:
+            self.search.progress = (msg.done, msg.total)
+            self.update_status()
 
     @on(SearchDone)
     def _search_done(self, msg: SearchDone) -> None:
         if not self._alive():
             return
-        quiet = msg.query.startswith("\0")
-        self.search_rows = msg.rows
-        self.timeline.matches = set(msg.rows)
+        model = self.model
+        st = self.search
+        if msg.gen != st.gen or model is None:
+            return  # an older query's answer
+        if model.version != msg.version:  # the rows changed under it: search them anew
+            st.abandon()
+            self.search_session(st.text, quiet=True)
+            return
+        st.finish(msg.indices, msg.start, msg.covered, model.row_of_step)
+        if st.covered < len(model.steps):  # steps arrived while it ran
+            self.search_session(st.text, quiet=True)
+        self.timeline.matches = set(st.rows)
         self.timeline.refresh()
-        if not quiet:
-            if msg.rows:
-                self.timeline.jump(msg.rows, True)
+        if not msg.quiet:
+            if st.rows:
+                self._goto_match(True)
             else:
                 notify_plain(self, f"no step matches “{one_line(msg.query, 40)}”", severity="warning")
         self.update_status()
 
-    def action_next_match(self) -> None:
-        if not self.timeline.jump(self.search_rows, True):
+    def _goto_match(self, forward: bool) -> None:
+        tl = self.timeline
+        rows = self.search.rows
+        if not rows:
             notify_plain(self, "no search matches (/ to search)")
+            return
+        row, wrapped = next_row(rows, tl.cursor, forward)
+        tl.move_to_row(row)
+        if wrapped and len(rows) > 0:
+            notify_plain(self, "search wrapped to the " + ("top" if forward else "bottom"), timeout=2)
+        self.update_status()
+
+    def action_next_match(self) -> None:
+        self._goto_match(True)
 
     def action_prev_match(self) -> None:
-        if not self.timeline.jump(self.search_rows, False):
-            notify_plain(self, "no search matches (/ to search)")
+        self._goto_match(False)
 
     def search_all(self, query: str) -> None:
+        try:
+            q = parse_query(query)
+        except QueryError as e:
+            notify_plain(self, str(e), severity="error")
+            return
         self._drop_searching_note()
-        note = Notification(f"searching every session for “{one_line(query, 40)}”…", timeout=60, markup=False)
+        self._global_gen += 1
+        self._global_progress = (0, 0, 0)
+        note = Notification(f"searching every session for “{one_line(query, 40)}”… (ctrl+p again to search anew)", timeout=600, markup=False)
         self._searching_note = note
         self.post_message(Notify(note))
-        self._search_all(query)
+        entries = [(e.slug, str(self.store.session_path(e.slug))) for e in self.store.session_entries()]
+        self._search_all(self._global_gen, q, entries)
+        self.update_status()
 
     def _drop_searching_note(self) -> None:
         note, self._searching_note = self._searching_note, None
@@ -631,49 +757,74 @@ class CrabviewApp(GuardedApp, App[None]):
                 pass
 
     @work(thread=True, exclusive=True, group="search_all", name="search_all_sessions")
-    def _search_all(self, query: str) -> None:
-        q = query.lower()
-        hits: list[tuple[str, str, str]] = []
-        total = 0
-        for e in self.store.session_entries():
-            s = self.session if self.session is not None and self.session.slug == e.slug else self.store.load_session(e.slug)
-            tools = ToolIndex(s.steps)
-            for st in s.steps:
-                text = summary(st, tools, 2000)
-                if q in text.lower() or q in st.name.lower():
-                    total += 1
-                    if len(hits) < SEARCH_ALL_CAP:
-                        hits.append((e.slug, st.name, text))
-        self.post_message(GlobalSearchDone(query, hits, total))
+    def _search_all(self, gen: int, q: Query, entries: list[tuple[str, str]]) -> None:
+        worker = get_current_worker()
+
+        def progress(done: int, total: int, matches: int) -> None:
+            self.post_message(GlobalSearchProgress(gen, done, total, matches))
+
+        hits, total, cancelled = search_store(
+            q, entries, SEARCH_ALL_CAP, lambda: worker.is_cancelled or self._global_gen != gen, progress, len(entries)
+        )
+        if not cancelled:
+            self.post_message(GlobalSearchDone(gen, q.text, [(h.slug, h.name, h.text) for h in hits], total))
+
+    @on(GlobalSearchProgress)
+    def _global_progress_msg(self, msg: GlobalSearchProgress) -> None:
+        if self._alive() and msg.gen == self._global_gen:
+            self._global_progress = (msg.sessions_done, msg.sessions, msg.matches)
+            self.update_status()
 
     @on(GlobalSearchDone)
     def _global_done(self, msg: GlobalSearchDone) -> None:
-        if not self._alive():
+        if not self._alive() or msg.gen != self._global_gen:
             return
         self._drop_searching_note()
+        self._global_progress = None
+        self.update_status()
 
         def chosen(result: tuple[str, str] | None) -> None:
             if result is None:
                 return
             slug, name = result
-            if slug == self.selected and self.session is not None and self.model is not None:
-                i = self.session.index_of(name)
-                if i is not None:
-                    self.timeline.move_to_row(self.model.row_of_step[i])
-                return
-            self.pending_jump = name
-            self.selected = None
-            self.select_session(slug)
+            self.jump_to_step_name(slug, name)
 
         self.push_screen(SearchResults(msg.query, msg.hits, msg.total), chosen)
+
+    def _row_of_name(self, name: str) -> int | None:
+        model = self.model
+        if model is None:
+            return None
+        if name == "meta":
+            return 0
+        i = model.session.index_of(name)
+        return model.row_of_step[i] if i is not None and i < len(model.row_of_step) else None
+
+    def jump_to_step_name(self, slug: str, name: str) -> None:
+        """Show step ``name`` of session ``slug`` (opening the session if needed)."""
+        if slug == self.selected and self.session is not None and self.model is not None:
+            row = self._row_of_name(name)
+            if row is not None:
+                self.timeline.move_to_row(row)
+                self.timeline.focus()
+            return
+        self.pending_jump = name
+        self.selected = None
+        self.select_session(slug)
 
     # -- actions (the table in actions.py) ---------------------------------------------
 
     def _nav(self, which: str, forward: bool) -> None:
         if self.model is None:
             return
-        if not self.timeline.jump(self.model.nav_rows(which), forward):
+        rows = self.model.nav_rows(which)
+        if not rows:
             notify_plain(self, f"no {which}s in this session")
+        else:
+            row, wrapped = next_row(rows, self.timeline.cursor, forward)
+            self.timeline.move_to_row(row)
+            if wrapped and len(rows) > 1:
+                notify_plain(self, f"wrapped to the {'first' if forward else 'last'} {which}", timeout=2)
         self.timeline.focus()
 
     def action_next_problem(self) -> None:
@@ -693,6 +844,7 @@ class CrabviewApp(GuardedApp, App[None]):
 
     def action_end(self) -> None:
         self.timeline.go_end()
+        self.update_status()
 
     def action_raw(self) -> None:
         self.detail.toggle("raw")
@@ -710,6 +862,206 @@ class CrabviewApp(GuardedApp, App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    # store-wide problems
+
+    def action_problems(self) -> None:
+        notify_plain(self, "collecting the problems of every session…", timeout=3)
+        self._collect_problems()
+
+    @work(thread=True, exclusive=True, group="problems", name="collect_problems")
+    def _collect_problems(self) -> None:
+        worker = get_current_worker()
+        problems = list(self.store.store_problems())
+        n = 0
+        for s in self.store.iter_sessions():
+            if worker.is_cancelled:
+                return
+            n += 1
+            problems.extend(s.problems)
+        self.post_message(ProblemsCollected(problems, n))
+
+    @on(ProblemsCollected)
+    def _problems_collected(self, msg: ProblemsCollected) -> None:
+        if not self._alive():
+            return
+
+        def chosen(result: tuple[str, str | None] | None) -> None:
+            if result is None:
+                return
+            slug, file = result
+            self.jump_to_step_name(slug, file if file and not file.startswith("meta") else "meta")
+
+        self.push_screen(ProblemsScreen(msg.problems, msg.sessions), chosen)
+
+    # step numbers and bookmarks
+
+    def action_goto_step(self) -> None:
+        if self.model is None:
+            return
+
+        def chosen(number: int | None) -> None:
+            if number is None or self.model is None:
+                return
+            found = row_of_number(self.model, number)
+            if found is None:
+                notify_plain(self, f"no step numbered {number} or later", severity="warning")
+                return
+            row, exact = found
+            self.timeline.move_to_row(row)
+            self.timeline.focus()
+            if not exact:
+                notify_plain(self, f"no step {number}: showing the next one", timeout=3)
+
+        self.push_screen(GotoStep(), chosen)
+
+    def _current_name(self) -> str | None:
+        i = self.timeline.current_step()
+        if self.model is None:
+            return None
+        if i == META_INDEX:
+            return "meta"
+        return self.model.steps[i].name if 0 <= i < len(self.model.steps) else None
+
+    def action_toggle_mark(self) -> None:
+        name = self._current_name()
+        if name is None or self.model is None:
+            return
+        on_ = self.bookmarks.toggle(self.model.slug, name)
+        self.timeline.marks = set(self.bookmarks.rows(self.model))
+        self.timeline.refresh()
+        notify_plain(self, f"{'bookmarked' if on_ else 'bookmark removed:'} {one_line(name, 40)}", timeout=2)
+
+    def action_next_mark(self) -> None:
+        if self.model is None:
+            return
+        rows = self.bookmarks.rows(self.model)
+        if not rows:
+            notify_plain(self, "no bookmarks in this session (m marks a step)")
+            return
+        row, wrapped = next_row(rows, self.timeline.cursor, True)
+        self.timeline.move_to_row(row)
+        if wrapped and len(rows) > 1:
+            notify_plain(self, "wrapped to the first bookmark", timeout=2)
+
+    def action_list_marks(self) -> None:
+        model = self.model
+        if model is None:
+            return
+        choices = []
+        for name in self.bookmarks.names(model.slug):
+            i = model.session.index_of(name)
+            text = name if i is None else f"{name}  {model.summary_of(i)}"
+            choices.append((name, text))
+
+        def chosen(name: str | None) -> None:
+            if name is not None and self.model is not None:
+                self.jump_to_step_name(self.model.slug, name)
+
+        self.push_screen(ListPicker(f"bookmarks of {one_line(model.slug, 60)}", choices, "no bookmarks (m marks a step)"), chosen)
+
+    # copy and open
+
+    def _step_payload(self, what: str) -> tuple[str, str] | None:
+        """(text, label) of the selected step: its file's JSON text, its human text, or its path."""
+        model = self.model
+        name = self._current_name()
+        if model is None or name is None:
+            notify_plain(self, "no step selected")
+            return None
+        path = str(model.session.path / name)
+        if what == "path":
+            return path, "path"
+        if what == "json" or name == "meta":
+            data, err = read_file(path)
+            if data is None:
+                notify_plain(self, f"cannot read {one_line(name, 40)}: {one_line(err or '?', 80)}", severity="error")
+                return None
+            return data[:SALVAGE_CAP].decode("utf-8", "replace"), "JSON"
+        i = self.timeline.current_step()
+        return step_text(model.steps[i], model.tools, model.session.archive_text if i == model.boundary_index else None), "text"
+
+    def _copy(self, what: str) -> None:
+        got = self._step_payload(what)
+        if got is None:
+            return
+        text, label = got
+        self.copy_to_clipboard(text)
+        notify_plain(self, f"copied the step's {label} ({fmt_int(len(text))} characters) to the clipboard (OSC 52)", timeout=3)
+
+    def action_copy_json(self) -> None:
+        self._copy("json")
+
+    def action_copy_text(self) -> None:
+        self._copy("text")
+
+    def action_copy_path(self) -> None:
+        self._copy("path")
+
+    def _open_external(self, var: str, default: str) -> None:
+        import os
+        import shlex
+        import subprocess
+        import tempfile
+
+        got = self._step_payload("text")
+        if got is None:
+            return
+        text = visible(got[0])
+        cmd = shlex.split(os.environ.get(var) or default)
+        # a temporary copy outside the store: crabview never writes into a store
+        fd, tmp = tempfile.mkstemp(prefix="crabview-", suffix=".txt")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            try:
+                with self.suspend():
+                    subprocess.run([*cmd, tmp], check=False)
+            except Exception as e:  # SuspendNotSupported (headless, web) or a missing program
+                notify_plain(self, f"cannot open ${var} ({one_line(' '.join(cmd), 40)}): {one_line(str(e) or type(e).__name__, 80)}", severity="error")
+                return
+            self.refresh()
+        finally:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+    def action_open_pager(self) -> None:
+        self._open_external("PAGER", "less -R")
+
+    def action_open_editor(self) -> None:
+        self._open_external("EDITOR", "vi")
+
+    # layout
+
+    def action_maximize_detail(self) -> None:
+        screen = self.screen_stack[0]
+        if screen.maximized is not None:
+            screen.minimize()
+        else:
+            screen.maximize(self.detail, container=False)
+
+    def action_toggle_sessions(self) -> None:
+        self.sessions_hidden = not self.sessions_hidden
+        self._fit_width(self.size.width)
+
+    def action_cycle_sort(self) -> None:
+        pane = self._main(SessionsPane)
+        pane.cycle_sort()
+        notify_plain(self, f"sessions sorted by {pane.sort_mode}", timeout=2)
+
+    def action_cycle_state(self) -> None:
+        pane = self._main(SessionsPane)
+        pane.cycle_state()
+        notify_plain(self, f"sessions shown: {pane.state_mode}", timeout=2)
+
+    def action_token_chart(self) -> None:
+        model = self.model
+        if model is None:
+            return
+        tokens, compacts = turns_of(model.steps)
+        self.push_screen(TokenChart(f"tokens per turn · {one_line(model.slug, 60)}", tokens, compacts))
 
 
 def make_app(

@@ -65,17 +65,46 @@ class BytesLoaded(Message):
 
 @dataclass
 class SearchDone(Message):
+    gen: int  # the search it answers (older generations are dropped)
     query: str
-    rows: list[int]
+    indices: list[int]  # matching step indices, ascending
+    start: int  # the first step index searched (0: a full search; >0: only appended steps)
+    covered: int  # steps searched up to (exclusive)
+    version: int  # the TimelineModel version the indices belong to
+    quiet: bool = False  # a re-search after new steps: no jump, no "no match" notice
+    seconds: float = 0.0
+
+
+@dataclass
+class SearchProgress(Message):
+    gen: int
+    done: int
+    total: int
 
 
 @dataclass
 class GlobalSearchDone(Message):
+    gen: int
     query: str
-    hits: list[tuple[str, str, str]] = field(default_factory=list)  # (slug, step name, summary), the first SEARCH_ALL_CAP
+    hits: list[tuple[str, str, str]] = field(default_factory=list)  # (slug, step name, matching text), the first SEARCH_ALL_CAP
     total: int = -1  # every match counted (-1: len(hits))
+    cancelled: bool = False
+
+
+@dataclass
+class GlobalSearchProgress(Message):
+    gen: int
+    sessions_done: int
+    sessions: int
+    matches: int
 
 
 @dataclass
 class FactsReady(Message):
     model: Any  # TimelineModel whose .facts were just computed
+
+
+@dataclass
+class ProblemsCollected(Message):
+    problems: list[Any]  # store.problems.Problem, store-wide then per session
+    sessions: int

@@ -9,16 +9,20 @@ mutating, and grows incrementally when steps are appended at the end.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_left, bisect_right
 from typing import Any, NamedTuple
 
 from ..render.text import ToolIndex, summary
 from ..store import models as m
 from ..store.layout import step_number
+from ..store.problems import SEVERITIES, meta_problems
 from ..store.session import Session, StepFile
 
 ROW_STEP = 0
 ROW_COMPACT = 1
 ROW_GAP = 2
+ROW_META = 3  # the session's meta, pinned as the first row
+META_INDEX = -2  # the "step index" of the meta row (-1: nothing)
 
 
 class Row(NamedTuple):
@@ -39,14 +43,27 @@ class TimelineModel:
         self.tools = ToolIndex()
         self._summary: dict[int, str] = {}
         self._prev_num: int | None = None
-        self.problem_rows: list[int] = []
+        self.problem_rows: list[int] = []  # errors and warnings: where `e` stops
+        self.info_rows: list[int] = []  # lenient decodes
         self.compact_rows: list[int] = []
+        self.version = 0  # +1 on every rebuild: step indices of an older version mean other steps
         self.rebuild()
 
     # -- building -------------------------------------------------------------
 
     def _snapshot_facts(self) -> None:
+        with self.session.lock:  # a refresh in the watcher's thread changes these
+            self._snapshot_locked()
+
+    def _snapshot_locked(self) -> None:
         s = self.session
+        self.meta_status = s.meta_status
+        self.meta_error = s.meta_error
+        self.meta = s.meta
+        self.meta_offset = s.meta_decode.offset if s.meta_decode is not None else None
+        self.meta_notes = s.meta_decode.notes if s.meta_decode is not None else ()
+        self.listed = s.listed
+        self.meta_problems = meta_problems(s)
         self.replay_start = s.replay_start
         self.boundary_index = s.boundary.index if s.boundary is not None else None
         self.load_status = s.load_status
@@ -60,10 +77,13 @@ class TimelineModel:
         return [self.rows[r].index for r in self.compact_rows if self.steps[self.rows[r].index].kind == m.KIND_COMPACT]
 
     def rebuild(self) -> None:
-        self.steps = list(self.session.steps)
-        self.rows = []
+        self.version += 1
+        with self.session.lock:
+            self.steps = list(self.session.steps)
+        self.rows = [Row(ROW_META, META_INDEX)]
         self.row_of_step = []
         self.problem_rows = []
+        self.info_rows = []
         self.compact_rows = []
         self._summary.clear()
         self._prev_num = None
@@ -73,7 +93,8 @@ class TimelineModel:
 
     def extend(self) -> int:
         """Pick up steps appended at the end of the load order; returns how many."""
-        new = self.session.steps
+        with self.session.lock:
+            new = list(self.session.steps)
         old = len(self.steps)
         if len(new) < old or (old and new[old - 1] is not self.steps[old - 1]):
             self.rebuild()
@@ -86,10 +107,29 @@ class TimelineModel:
         self._snapshot_facts()
         return len(added)
 
+    def _missing_between(self, lo: int, hi: int, numbers: list[int]) -> int:
+        """Numbers strictly between ``lo`` and ``hi`` that no step carries.
+
+        In byte order step-1000000 loads right after step-000004, while
+        200000 and 999999 load later: they are not missing.
+        """
+        return hi - lo - 1 - (bisect_left(numbers, hi) - bisect_right(numbers, lo))
+
+    def _all_numbers(self) -> list[int]:
+        out = []
+        for st in self.steps:
+            if ".tmp." not in st.name:
+                n = step_number(st.name)
+                if n is not None:
+                    out.append(n)
+        out.sort()
+        return out
+
     def _append_rows(self, start: int) -> None:
         rows = self.rows
         prev = self._prev_num
         steps = self.steps
+        numbers: list[int] | None = None  # built on the first gap only
         for i in range(start, len(steps)):
             st = steps[i]
             name = st.name
@@ -101,7 +141,11 @@ class TimelineModel:
             if n is not None:
                 if prev is not None:
                     if n > prev + 1:
-                        rows.append(Row(ROW_GAP, i, n - prev - 1))
+                        if numbers is None:
+                            numbers = self._all_numbers()
+                        missing = self._missing_between(prev, n, numbers)
+                        if missing > 0:
+                            rows.append(Row(ROW_GAP, i, missing))
                     elif n < prev:
                         flag = 1
                 prev = n if prev is None or n > prev else prev
@@ -111,8 +155,10 @@ class TimelineModel:
                 self.compact_rows.append(len(rows))
                 rows.append(Row(ROW_COMPACT, i, flag))
             else:
-                if flag or kind == m.KIND_UNPARSABLE or kind == m.KIND_UNREADABLE or st.notes or ".tmp." in name:
+                if flag or kind == m.KIND_UNPARSABLE or kind == m.KIND_UNREADABLE or ".tmp." in name:
                     self.problem_rows.append(len(rows))
+                elif st.notes:  # info only (a lenient decode): listed, not a stop for `e`
+                    self.info_rows.append(len(rows))
                 rows.append(Row(ROW_STEP, i, flag))
             if kind == m.KIND_COMPACT and self.session.memory is not None:
                 pass
@@ -144,7 +190,8 @@ class TimelineModel:
                 and not self.archive_found.get(self.steps[self.rows[r].index].value.archive_name, False)
             ]
             gaps = [r for r, row in enumerate(self.rows) if row.kind == ROW_GAP] if len(self.rows) < 200_000 else []
-            return sorted(set(self.problem_rows) | set(extra) | set(gaps))
+            meta = [0] if self.meta_problems else []
+            return sorted(set(self.problem_rows) | set(extra) | set(gaps) | set(meta))
         return []
 
     def selectable(self, r: int) -> bool:
@@ -173,6 +220,14 @@ class SessionStats(NamedTuple):
     problems: int
     load_status: str
     kinds: dict[str, int]
+    severities: dict[str, int] = {}  # error/warning/info -> how many problems
+
+    @property
+    def worst(self) -> str | None:
+        for sev in SEVERITIES:
+            if self.severities.get(sev):
+                return sev
+        return None
 
 
 class SessionFacts(NamedTuple):
@@ -183,7 +238,11 @@ class SessionFacts(NamedTuple):
 
 
 def stats_of(s: Session) -> SessionStats:
-    return SessionStats(len(s.steps), s.compact_count, len(s.problems), s.load_status, s.kind_counts())
+    probs = s.problems
+    sev = {k: 0 for k in SEVERITIES}
+    for p in probs:
+        sev[p.severity] = sev.get(p.severity, 0) + 1
+    return SessionStats(len(s.steps), s.compact_count, len(probs), s.load_status, s.kind_counts(), sev)
 
 
 def parse_ts(ts: str) -> float | None:

@@ -25,8 +25,11 @@ def help_renderable() -> Table:
     for a in ACTIONS:
         t.add_row(key_label(a), a.help)
     t.add_row("↑ ↓ j k PgUp PgDn", "move in the timeline (mouse: click a row, wheel scrolls)")
-    t.add_row("Enter", "in the sessions list: open and focus the timeline")
-    t.add_row("other letters", "in the sessions list: start the filter (keys above act; Tab to the filter box to type any text)")
+    t.add_row(Text("sessions list", style="bold"), "")
+    t.add_row("j k ↑ ↓ Enter", "move; Enter opens the session and focuses the timeline")
+    t.add_row("e c r b f g G …", "the keys above act from the list too")
+    t.add_row("/ or other letters", "type into the filter: from then on every key lands there (action letters too), typed or pasted")
+    t.add_row("Enter · Esc · ↓", "in the filter: open the single match · clear the filter · back to the list")
     t.add_row("ctrl+p", "command palette: every action, open a session, search all sessions")
     t.add_row("", "")
     t.add_row(Text("marks", style="bold"), "")
@@ -91,6 +94,149 @@ class SearchResults(ModalScreen[tuple[str, str] | None]):
         k = int(event.option.id or 0)
         slug, name, _ = self.hits[k]
         self.dismiss((slug, name))
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+PROBLEM_STYLE = {"error": ("✖ error  ", "bold red"), "warning": ("⚠ warning", "yellow"), "info": ("ℹ info   ", "cyan")}
+
+
+class ProblemsScreen(ModalScreen[tuple[str, str | None] | None]):
+    """Every problem of the store, worst first; Enter jumps to it (session, file)."""
+
+    BINDINGS = [Binding("escape,P", "dismiss_none", "Close")]
+
+    def __init__(self, problems: list, sessions: int):
+        super().__init__()
+        from ..store.problems import severity_rank
+
+        self.problems = sorted(problems, key=lambda p: (severity_rank(p.severity), p.slug or "", p.file or ""))
+        self.sessions = sessions
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="results-box"):
+            counts: dict[str, int] = {}
+            for p in self.problems:
+                counts[p.severity] = counts.get(p.severity, 0) + 1
+            parts = " · ".join(f"{counts[k]} {k}" for k in ("error", "warning", "info") if counts.get(k))
+            n = len(self.problems)
+            head = f"{n:,} problem{'' if n == 1 else 's'} in {self.sessions:,} session{'' if self.sessions == 1 else 's'}" + (f" ({parts})" if parts else "")
+            yield Static(Text(head + " · Enter jumps to it", style="bold"))
+            yield OptionList(id="problems-list")
+
+    def on_mount(self) -> None:
+        ol = self.query_one(OptionList)
+        for k, p in enumerate(self.problems):
+            label, style = PROBLEM_STYLE.get(p.severity, (p.severity, "bold red"))
+            t = Text(no_wrap=True, overflow="ellipsis")
+            t.append(label + " ", style=style)
+            t.append(f"{p.code:<22} ", style="bold")
+            where = "/".join(one_line(x, 40) for x in (p.slug, p.file) if x)
+            t.append(f"{where} ", style="bright_black")
+            t.append(one_line(p.reason, 200))
+            ol.add_option(Option(t, id=str(k), disabled=p.slug is None))
+        if not self.problems:
+            ol.add_option(Option(Text("no problems in this store", style="italic"), disabled=True))
+        else:
+            first = next((k for k, p in enumerate(self.problems) if p.slug is not None), None)
+            if first is not None:
+                ol.highlighted = first
+        ol.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        p = self.problems[int(event.option.id or 0)]
+        self.dismiss((p.slug, p.file))
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+class ListPicker(ModalScreen[str | None]):
+    """A titled list of (id, text) choices; Enter returns the id (bookmarks)."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Close")]
+
+    def __init__(self, title: str, choices: list[tuple[str, str]], empty: str):
+        super().__init__()
+        self.title_text = title
+        self.choices = choices
+        self.empty = empty
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="results-box"):
+            yield Static(Text(self.title_text, style="bold"))
+            yield OptionList(id="picker-list")
+
+    def on_mount(self) -> None:
+        ol = self.query_one(OptionList)
+        for cid, text in self.choices:
+            ol.add_option(Option(Text(one_line(text, 200), no_wrap=True, overflow="ellipsis"), id=cid))
+        if not self.choices:
+            ol.add_option(Option(Text(self.empty, style="italic"), disabled=True))
+        else:
+            ol.highlighted = 0
+        ol.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+class GotoStep(ModalScreen[int | None]):
+    """Ask for a step number."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Close")]
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Input
+
+        with Vertical(id="goto-box"):
+            yield Static(Text("go to step number (Enter; Esc cancels)", style="bold"))
+            yield Input(placeholder="e.g. 1234", id="goto-input", restrict=r"[0-9]*")
+
+    def on_mount(self) -> None:
+        self.query_one("#goto-input").focus()
+
+    def on_input_submitted(self, event) -> None:
+        v = event.value.strip()
+        self.dismiss(int(v) if v.isdigit() else None)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)
+
+
+class TokenChart(ModalScreen[None]):
+    """Tokens per turn of the open session, with a scale and compact markers."""
+
+    BINDINGS = [Binding("escape,t,q", "dismiss_none", "Close")]
+
+    def __init__(self, title: str, tokens: list[int], compacts: list[int]):
+        super().__init__()
+        self.title_text = title
+        self.tokens = tokens
+        self.compacts = compacts
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="chart-box"):
+            yield Static(Text(self.title_text, style="bold"), id="chart-title")
+            yield Static(Text(""), id="chart-body")
+
+    def on_mount(self) -> None:
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        from .chart import token_chart
+
+        body = self.query_one("#chart-body", Static)
+        w = max(20, (body.size.width or self.size.width - 8))
+        h = max(3, (body.size.height or self.size.height - 10) - 4)
+        body.update(token_chart(self.tokens, self.compacts, w, h))
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)

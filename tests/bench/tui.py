@@ -6,7 +6,12 @@
   rename) appends while the app runs headless with its watcher; measured
   until the row is in the timeline, and until its line is rendered;
 - memory of the loaded session (Session + the timeline's rows) against the
-  raw bytes on disk (tracemalloc).
+  raw bytes on disk (tracemalloc);
+- content search (tui/search.py): the first search (reads every file),
+  repeated searches (bytes cached) for a rare, a common and a regex
+  query, and a search across sessions, each against a floor measured in
+  the same run: one bytes regex over the same in-memory file contents
+  (what no search of every file's content can beat), and reading them.
 
 Prints figures; asserts nothing about time.
 
@@ -34,6 +39,7 @@ from crabview.store import models as m  # noqa: E402
 from crabview.store.store import Store  # noqa: E402
 from crabview.tui.app import make_app  # noqa: E402
 from crabview.tui.model import TimelineModel  # noqa: E402
+from crabview.tui.search import ContentCache, parse_query, search_steps, search_store  # noqa: E402
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -123,6 +129,42 @@ def memory(root: Path, slug: str) -> tuple[int, int]:
     return sess, total
 
 
+def search_figures(root: Path, slug: str) -> None:
+    import re
+
+    d = root / "sessions" / slug
+    names = sorted(n for n in os.listdir(d) if n.startswith("step-"))
+    per100k = 100_000 / len(names)
+    t = time.perf_counter()
+    blobs = [(d / n).read_bytes() for n in names]
+    t_read = time.perf_counter() - t
+    pat = re.compile(rb"arm64", re.IGNORECASE)
+    floor = min(_timed(lambda: [b for b in blobs if pat.search(b)]) for _ in range(3))
+    print(f"search floor: read every file {t_read * 1000:.0f} ms; one bytes regex over the contents {floor * 1000:.0f} ms")
+    cache = ContentCache(str(d))
+    q = parse_query("arm64")
+    first = search_steps(q, names, cache)
+    print(f"search 'arm64', first (reads the files): {first.seconds * 1000:.0f} ms, {len(first.indices):,} matches")
+    for text in ("arm64", "zzz-no-such-text", "disk usage", "re:arm6[4]|aarch"):
+        q = parse_query(text)
+        runs = [search_steps(q, names, cache) for _ in range(3)]
+        best = min(r.seconds for r in runs)
+        print(
+            f"search {text!r}, cached: {best * 1000:.0f} ms ({best * per100k * 1000:.0f} ms per 100k steps), "
+            f"{len(runs[0].indices):,} matches, {runs[0].decoded:,} decoded; {best / floor:.1f}x the floor"
+        )
+    t = time.perf_counter()
+    hits, total, _ = search_store(parse_query("arm64"), [(slug, str(d))], 500)
+    t_all = time.perf_counter() - t
+    print(f"search across sessions 'arm64' (reads every file): {t_all * 1000:.0f} ms, {total:,} matches; {t_all / t_read:.1f}x reading the files")
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=100_000)
@@ -146,6 +188,7 @@ def main() -> None:
             f"memory: session {sess / 1e6:.1f} MB, + timeline rows {total / 1e6:.1f} MB; raw bytes {raw / 1e6:.1f} MB "
             f"→ {sess / raw:.2f}x (session), {total / raw:.2f}x (with the view model)"
         )
+        search_figures(root, slug)
         rows_in, lat = asyncio.run(latency(root, slug, a.appends, a.interval))
         for what, xs in (("row in the timeline", rows_in), ("row rendered on screen", lat)):
             print(

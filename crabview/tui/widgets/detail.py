@@ -23,7 +23,7 @@ from ...render.safe import one_line, visible
 from ...render.text import ToolIndex, content_text, fmt_int, role_of, step_text
 from ...store import models as m
 from ...store.jsonparse import line_col
-from ..model import TimelineModel
+from ..model import META_INDEX, TimelineModel
 
 TEXT_CAP = 100_000  # characters shown of one text
 MARKDOWN_CAP = 20_000  # above this, plain text (Markdown parsing is slow)
@@ -193,6 +193,81 @@ def decoded_widgets(model: TimelineModel, i: int) -> list[Any]:
     return out
 
 
+SEVERITY_TEXT = {"error": "bold red", "warning": "yellow", "info": "cyan italic"}
+
+
+def meta_widgets(model: TimelineModel) -> list[Any]:
+    """The meta row's detail: the daemon's verdict, the reason and byte, the fields, session-level problems."""
+    s = model.session
+    head = Text()
+    head.append("meta", style="bold")
+    head.append(f"  {model.meta_status}", style="bold green" if model.meta_status == "ok" else "bold red")
+    out: list[Any] = [Static(head, classes="head")]
+    t = Text()
+    if model.meta_status == "ok":
+        t.append("The daemon reads this meta" + (" and lists the session.\n" if model.listed else "; its listing still skips the session.\n"))
+        meta = model.meta
+        for key in ("agent", "created_by", "created_at", "updated_at", "title", "message_count", "summary"):
+            v = getattr(meta, key)
+            t.append(f"  {key:<14}", style="bright_black")
+            t.append(one_line("" if v is None else str(v), 300) + "\n")
+        for n in model.meta_notes:
+            t.append(f"lenient: {one_line(n, 300)}\n", style="cyan italic")
+    else:
+        verdict = {
+            "missing": "No meta: the daemon treats the session as absent (load returns nothing, the listing hides it).",
+            "corrupt": "The meta does not decode: the daemon's load fails and its listing hides the session.",
+            "unreadable": "The meta cannot be read: the daemon's load fails and its listing hides the session.",
+        }.get(model.meta_status, model.meta_status)
+        t.append(verdict + "\n", style="bold red")
+        t.append(f"reason: {visible(model.meta_error or '?', multiline=False)}\n")
+        if model.meta_offset is not None:
+            t.append(f"error at byte {model.meta_offset}\n", style="red")
+        t.append("Press b for the bytes and what can be salvaged, r for the raw text.\n", style="italic")
+    out.append(Static(t, classes="plain"))
+    if model.meta_problems:
+        pt = Text()
+        pt.append("session problems:\n", style="bold")
+        for p in model.meta_problems:
+            pt.append(f"  {p.severity:<8}", style=SEVERITY_TEXT.get(p.severity, "bold red"))
+            pt.append(f"{p.code}  ", style="bold")
+            pt.append(f"{one_line(p.file or '', 60)} {one_line(p.reason, 300)}\n")
+        out.append(Static(pt, classes="plain"))
+    del s
+    return out
+
+
+class _MetaFile:
+    """The meta file seen as a step, for the bytes and salvage views."""
+
+    def __init__(self, model: TimelineModel):
+        self.name = "meta"
+        self.kind = "meta"
+        self.offset = model.meta_offset if model.meta_status == "corrupt" else None
+        self.error = model.meta_error
+        self.bad = model.meta_status == "corrupt"
+
+
+SALVAGE_MIN = 34  # columns the salvage view needs beside the hex
+
+
+def hex_width(per_row: int) -> int:
+    """Cells of one hex row: offset, the bytes (a gap every 8), the text column and its edges."""
+    return 10 + per_row * 3 + max(0, (per_row - 1) // 8) + 2 + per_row + 1
+
+
+def hex_layout(width: int, salvage: bool) -> tuple[int, bool]:
+    """Bytes per row (a multiple of 4, up to 32) that fit ``width``; and whether the salvage view goes below."""
+    stacked = salvage and width - SALVAGE_MIN < hex_width(8)
+    room = width if (stacked or not salvage) else width - SALVAGE_MIN
+    per_row = 4
+    for n in (32, 24, 16, 12, 8, 4):
+        if hex_width(n) <= room - 2:
+            per_row = n
+            break
+    return per_row, stacked
+
+
 def hex_view(data: bytes, error_offset: int | None, per_row: int = 16) -> Text:
     """Hex + text of the start of ``data`` and the window around the error."""
     spans: list[tuple[int, int]] = [(0, min(len(data), HEX_HEAD))]
@@ -219,12 +294,13 @@ def hex_view(data: bytes, error_offset: int | None, per_row: int = 16) -> Text:
                     out.append(f"{chunk[k]:02x}", style=style)
                 else:
                     out.append("  ")
-                out.append(" " if k != 7 else "  ")
+                out.append("  " if k % 8 == 7 and k != per_row - 1 else " ")
             out.append(" │", style="bright_black")
             for k, byte in enumerate(chunk):
                 ch = chr(byte) if 0x20 <= byte < 0x7F else "·"
                 style = "bold white on red" if error_offset == off + k else ("" if 0x20 <= byte < 0x7F else "bright_black")
                 out.append(ch, style=style)
+            out.append(" " * (per_row - len(chunk)))  # a short last row keeps the text column's edge
             out.append("│\n", style="bright_black")
         prev_end = hi
     if len(data) > prev_end:
@@ -283,6 +359,8 @@ def salvage_view(step: Any, data: bytes, salv: Any) -> Text:
 class DetailPane(Vertical):
     """Tabs: decoded / raw / bytes."""
 
+    ALLOW_MAXIMIZE = True  # z zooms it to the whole screen
+
     def __init__(self, *, id: str | None = None):
         super().__init__(id=id)
         self.model: TimelineModel | None = None
@@ -333,6 +411,13 @@ class DetailPane(Vertical):
         self.model, self.index = model, index
         body = self.query_one("#decoded-body", VerticalScroll)
         await body.remove_children()
+        if model is not None and index == META_INDEX:
+            self.shown = (model.slug, "meta")
+            await body.mount_all(meta_widgets(model))
+            body.scroll_home(animate=False)
+            self._reading()
+            self.app.read_step_bytes(model.slug, "meta", model.meta_status == "corrupt")  # type: ignore[attr-defined]
+            return
         if model is None or not (0 <= index < len(model.steps)):
             self.shown = None
             await body.mount(Static(Text("no step selected", style="italic bright_black")))
@@ -341,16 +426,24 @@ class DetailPane(Vertical):
         self.shown = (model.slug, st.name)
         await body.mount_all(decoded_widgets(model, index))
         body.scroll_home(animate=False)
+        self._reading()
+        self.app.read_step_bytes(model.slug, st.name, st.kind == m.KIND_UNPARSABLE)  # type: ignore[attr-defined]
+
+    def _reading(self) -> None:
         self.query_one("#raw-body", Static).update(Text("reading…", style="italic bright_black"))
         self.query_one("#raw-note", Static).update(Text(""))
         self.query_one("#hex-body", Static).update(Text("reading…", style="italic bright_black"))
         self.query_one("#salvage-body", Static).update(Text(""))
-        self.app.read_step_bytes(model.slug, st.name, st.kind == m.KIND_UNPARSABLE)  # type: ignore[attr-defined]
 
     def show_bytes(self, slug: str, name: str, data: bytes | None, error: str | None, salv: Any) -> None:
-        if self.model is None or not (0 <= self.index < len(self.model.steps)):
+        if self.model is None:
             return
-        st = self.model.steps[self.index]
+        if self.index == META_INDEX:
+            st: Any = _MetaFile(self.model)
+        elif 0 <= self.index < len(self.model.steps):
+            st = self.model.steps[self.index]
+        else:
+            return
         if (self.model.slug, st.name) != (slug, name):
             return  # a late answer for a step no longer shown
         self.bytes_for = (slug, name)
@@ -364,10 +457,12 @@ class DetailPane(Vertical):
         syn, why = raw_view(data)
         raw_note.update(Text(why or f"{fmt_int(len(data))} bytes, pretty-printed", style="italic yellow" if why else "italic bright_black"))
         self.query_one("#raw-body", Static).update(syn)
-        per_row = 16 if self.size.width >= 130 else 8
-        self.query_one("#hex-scroll").styles.width = 16 + per_row * 4
-        self.query_one("#hex-body", Static).update(hex_view(data, st.offset if st.kind == m.KIND_UNPARSABLE else None, per_row))
-        if st.kind == m.KIND_UNPARSABLE:
+        bad = st.kind == m.KIND_UNPARSABLE or getattr(st, "bad", False)
+        per_row, stacked = hex_layout(self.size.width - 2, bad)
+        self.query_one("#bytes-row").set_class(stacked, "-stacked")
+        self.query_one("#hex-scroll").styles.width = "1fr" if stacked else hex_width(per_row) + 2
+        self.query_one("#hex-body", Static).update(hex_view(data, st.offset if bad else None, per_row))
+        if bad:
             self.query_one("#salvage-body", Static).update(salvage_view(st, data, salv))
         else:
             self.query_one("#salvage-body", Static).update(Text(f"{st.kind}: decodes fine; nothing to salvage", style="italic bright_black"))

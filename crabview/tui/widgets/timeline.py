@@ -27,7 +27,8 @@ from ...render.safe import one_line
 from ...render.text import KIND_GLYPH, fmt_int, role_of
 from ...store import models as m
 from ...store.layout import TMP_MARK, step_number
-from ..model import ROW_COMPACT, ROW_GAP, ROW_STEP, TimelineModel
+from ...store.problems import ERROR, INFO, WARNING, severity_rank
+from ..model import META_INDEX, ROW_COMPACT, ROW_GAP, ROW_META, ROW_STEP, TimelineModel
 
 S_NUM = Style(color="bright_black")
 S_ROLE = {
@@ -57,6 +58,35 @@ S_CURSOR_BLUR = Style(bgcolor="#3a3a3a")
 S_MATCH = Style(color="black", bgcolor="yellow")
 
 
+SEVERITY_STYLE = {
+    ERROR: Style(color="red", bold=True),
+    WARNING: Style(color="yellow"),
+    INFO: Style(color="cyan", italic=True),
+}
+
+
+# labels on narrow terminals ("not replayed" rows are dimmed: the dimming says it)
+SHORT_LABEL = {
+    "not replayed": "",
+    "skipped by daemon": "skipped",
+    "daemon load fails": "load fails",
+    "not replayed (load fails)": "load fails",
+    "lenient decode": "lenient",
+    "leftover tmp · skipped": "tmp·skipped",
+    "↯ out of numeric order": "↯ order",
+}
+
+
+def _fit(text: str, room: int) -> str:
+    """``text`` cut to ``room`` cells, with an ellipsis when cut."""
+    if Segment(text).cell_length <= room:
+        return text
+    if room <= 1:
+        return "…"[: max(0, room)]
+    out = Strip([Segment(text)]).crop(0, room - 1)
+    return "".join(s.text for s in out) + "…"
+
+
 class Timeline(ScrollView, can_focus=True):
     """Rows of a ``TimelineModel``; cursor, follow mode, search matches."""
 
@@ -65,6 +95,9 @@ class Timeline(ScrollView, can_focus=True):
         Binding("down,j", "cursor_down", "Down", show=False),
         Binding("pageup", "page_up_rows", "PgUp", show=False),
         Binding("pagedown", "page_down_rows", "PgDn", show=False),
+        # ScrollView binds Home/End to a bare scroll; here they are g/G (cursor, detail, follow)
+        Binding("home", "app.top", "Top", show=False),
+        Binding("end", "app.end", "End", show=False),
     ]
 
     cursor: reactive[int] = reactive(0, always_update=True, repaint=False)
@@ -79,17 +112,25 @@ class Timeline(ScrollView, can_focus=True):
     class FollowChanged(Message):
         follow: bool
 
+    @dataclass
+    class NewBelow(Message):
+        count: int  # rows appended since follow was turned off, not yet seen
+
     def __init__(self, *, id: str | None = None):
         super().__init__(id=id)
         self.model: TimelineModel | None = None
         self.placeholder = "loading…"
         self.matches: set[int] = set()
+        self.marks: set[int] = set()  # bookmarked rows
+        self.unseen = 0  # rows appended below while not following
 
     # -- model --------------------------------------------------------------
 
     def set_model(self, model: TimelineModel | None, placeholder: str = "") -> None:
         self.model = model
         self.matches = set()
+        self.marks = set()
+        self.unseen = 0
         if placeholder:
             self.placeholder = placeholder
         self._resize_virtual()
@@ -107,7 +148,11 @@ class Timeline(ScrollView, can_focus=True):
         model = self.model
         if model is None:
             return
+        before = int(self.virtual_size.height)
         self._resize_virtual()
+        if not self.follow and not rebuilt:
+            self.unseen += max(0, len(model.rows) - before)
+            self.post_message(self.NewBelow(self.unseen))
         if self.follow and model.rows:
             self._set_cursor(len(model.rows) - 1, force=True)
             self.call_after_refresh(self._scroll_cursor_visible)
@@ -138,7 +183,7 @@ class Timeline(ScrollView, can_focus=True):
         if model is None or not (0 <= self.cursor < len(model.rows)):
             return -1
         row = model.rows[self.cursor]
-        return row.index if row.kind != ROW_GAP else -1
+        return row.index if row.kind != ROW_GAP else -1  # the meta row: META_INDEX
 
     def _set_cursor(self, r: int, force: bool = False) -> None:
         model = self.model
@@ -152,6 +197,9 @@ class Timeline(ScrollView, can_focus=True):
         at_end = r == len(model.rows) - 1
         if at_end != self.follow:
             self.follow = at_end
+        if self.unseen and r >= len(model.rows) - self.unseen:
+            self.unseen = 0
+            self.post_message(self.NewBelow(0))
         self._scroll_cursor_visible()
         if old != r or force:
             self.refresh_line(old)
@@ -159,16 +207,25 @@ class Timeline(ScrollView, can_focus=True):
             self.post_message(self.Highlighted(self, self.current_step()))
 
     def _scroll_cursor_visible(self) -> None:
+        """Scroll the least that shows the cursor row, and repaint everything visible.
+
+        ``set_scroll`` bypasses the scroll watchers, so a scroll made with it
+        leaves every line but the refreshed ones stale on screen; assigning
+        ``scroll_y`` runs the watcher (scrollbar, full repaint) and clamps.
+        """
         h = self.scrollable_content_region.height or self.size.height
         if h <= 0:
             return
         top = int(self.scroll_offset.y)
         r = self.cursor
+        want = top
         if r < top:
-            self.set_scroll(None, r)
+            want = r
         elif r >= top + h:
-            self.set_scroll(None, r - h + 1)
-
+            want = r - h + 1
+        if want != top:
+            self.scroll_to(y=want, animate=False, immediate=True, force=True)
+            self.refresh()
     def move_to_row(self, r: int) -> None:
         self._set_cursor(r)
 
@@ -193,25 +250,19 @@ class Timeline(ScrollView, can_focus=True):
     def go_end(self) -> None:
         self._set_cursor(self.row_count - 1)
         self.follow = True
-
-    def jump(self, rows: list[int], forward: bool) -> bool:
-        """Move to the next/previous row of ``rows`` (sorted); wraps around."""
-        if not rows:
-            return False
-        c = self.cursor
-        if forward:
-            nxt = next((r for r in rows if r > c), rows[0])
-        else:
-            nxt = next((r for r in reversed(rows) if r < c), rows[-1])
-        self._set_cursor(nxt)
-        return True
+        if self.unseen:
+            self.unseen = 0
+            self.post_message(self.NewBelow(0))
 
     def watch_follow(self, follow: bool) -> None:
         self.post_message(self.FollowChanged(follow))
 
     def on_click(self, event: events.Click) -> None:
         self.focus()
-        r = int(event.y + self.scroll_offset.y)
+        offset = event.get_content_offset(self)
+        if offset is None:  # on the scrollbar or the border
+            return
+        r = int(offset.y + self.scroll_offset.y)
         if 0 <= r < self.row_count:
             self._set_cursor(r)
 
@@ -239,15 +290,18 @@ class Timeline(ScrollView, can_focus=True):
             strip = strip.apply_style(S_CURSOR if self.has_focus else S_CURSOR_BLUR)
         return strip
 
-    def row_text(self, r: int) -> str:
-        """Plain text of a row (tests, search)."""
+    def row_text(self, r: int, width: int = 400) -> str:
+        """Plain text of row ``r`` as drawn ``width`` cells wide (tests)."""
         model = self.model
         if model is None or not (0 <= r < len(model.rows)):
             return ""
-        return "".join(s.text for s in self._row_segments(model, r, 400))
+        strip = Strip(self._row_segments(model, r, width)).adjust_cell_length(width)
+        return "".join(s.text for s in strip)
 
     def _row_segments(self, model: TimelineModel, r: int, width: int) -> list[Segment]:
         row = model.rows[r]
+        if row.kind == ROW_META:
+            return self._meta_segments(model, width)
         if row.kind == ROW_GAP:
             n = row.extra
             return [Segment(f"{'┆':>9}   … {fmt_int(n)} missing …", S_GAP)]
@@ -263,7 +317,8 @@ class Timeline(ScrollView, can_focus=True):
             numtxt = str(num)
         else:
             numtxt = one_line(name[5:], 8) or "?"
-        lead = Segment(f"{numtxt:>8} ", S_NUM if r not in self.matches else S_MATCH)
+        mark = "▸" if r in self.marks else " "
+        lead = Segment(f"{numtxt:>7}{mark} ", S_NUM if r not in self.matches else S_MATCH)
         if row.kind == ROW_COMPACT:
             return [lead] + self._divider(model, i, st, width - 9, dim)
         glyph = KIND_GLYPH.get(st.kind, "?")
@@ -295,12 +350,17 @@ class Timeline(ScrollView, can_focus=True):
             label = "not replayed"
         elif st.kind == m.KIND_ENTRY and model.load_status != "ok":
             label, lstyle = "not replayed (load fails)", S_BAD
+        if label and width - 9 - 2 - 14 - len(label) - 2 < 24:  # narrow: a short label, the summary keeps its room
+            label = SHORT_LABEL.get(label, label)
         room = width - 9 - 2 - 14 - (len(label) + 2 if label else 0)
         text = model.summary_of(i)
         if st.kind == m.KIND_EVENT and text.startswith(role):  # the event name is already in the role column
             text = text[len(role) :].lstrip()
-        if len(text) > room:
-            text = text[: max(0, room - 1)] + "…" if room > 1 else ""
+        elif st.kind in (m.KIND_UNPARSABLE, m.KIND_UNREADABLE):  # so is the kind: the reason alone
+            for prefix in ("unparsable, skipped: ", "unreadable: "):
+                if text.startswith(prefix):
+                    text = text[len(prefix) :]
+        text = _fit(text, room) if room > 0 else ""
         sstyle = None
         if st.kind in (m.KIND_UNPARSABLE, m.KIND_UNREADABLE):
             sstyle = S_BAD
@@ -313,6 +373,33 @@ class Timeline(ScrollView, can_focus=True):
             segs.append(Segment(label, lstyle))
         if dim:
             segs = [Segment(s.text, (s.style or Style()) + S_DIM) for s in segs]
+        return segs
+
+    def _meta_segments(self, model: TimelineModel, width: int) -> list[Segment]:
+        """The pinned first row: the meta's verdict, and the worst of the session-level problems."""
+        lead = Segment(f"{'meta':>8} ", S_NUM)
+        probs = model.meta_problems
+        worst = min((severity_rank(p.severity) for p in probs), default=None)
+        if model.meta_status == "ok":
+            meta = model.meta
+            glyph, gstyle = "◇ ", Style(color="green")
+            text = f"ok · agent {one_line(meta.agent, 20)} · created by {one_line(meta.created_by, 20)} · {one_line(meta.updated_at or meta.created_at, 25)}"
+            if not model.listed:
+                text += " · hidden from the daemon's listing"
+        else:
+            glyph, gstyle = "✗ ", S_BAD
+            at = f" (byte {model.meta_offset})" if model.meta_offset is not None else ""
+            text = f"{model.meta_status}{at}: {one_line(model.meta_error or '', 200)}"
+        label = ""
+        if probs:
+            sev = (ERROR, WARNING, INFO)[worst] if worst is not None else ERROR
+            label = f"{len(probs)} {sev if len(probs) == 1 else sev + 's'}" if len({p.severity for p in probs}) == 1 else f"{len(probs)} problems"
+        room = width - 9 - 2 - (len(label) + 2 if label else 0)
+        text = _fit(text, room)
+        segs = [lead, Segment(glyph, gstyle), Segment(text, S_BAD if model.meta_status != "ok" else S_LABEL_DIM)]
+        if label:
+            segs.append(Segment(" " * max(2, room - Segment(text).cell_length + 2)))
+            segs.append(Segment(label, SEVERITY_STYLE[(ERROR, WARNING, INFO)[worst or 0]]))
         return segs
 
     def _divider(self, model: TimelineModel, i: int, st, width: int, dim: bool) -> list[Segment]:
@@ -330,6 +417,7 @@ class Timeline(ScrollView, can_focus=True):
             style = S_DIVIDER
         if dim:
             style = style + S_DIM
+        text = _fit(text, width)
         fill = max(0, width - Segment(text).cell_length)
         return [Segment(text + "═" * fill, style)]
 
@@ -349,21 +437,27 @@ class TimelineHeader(Vertical):
             spark.data = []
             return
         s = model.session
-        t = Text()
+        t = Text(no_wrap=True, overflow="ellipsis")
         meta = s.meta
-        t.append(one_line(meta.title if meta and meta.title else s.slug, 50), style="bold")
-        t.append(f"  {one_line(s.slug, 40)}", style="bright_black")
+        if meta is not None and meta.title:
+            t.append(one_line(meta.title, 50), style="bold")
+            t.append(f"  {one_line(s.slug, 40)}", style="bright_black")
+        else:  # untitled: the slug once
+            t.append(one_line(s.slug, 50), style="bold")
         facts = model.facts or model.compute_facts()
         c, u = facts.counts, facts.usage
         n = len(model.steps)
         t.append(f"  {fmt_int(n)} step{'' if n == 1 else 's'}", style="")
-        if c[m.KIND_COMPACT] + c[m.KIND_LEGACY]:
-            t.append(f" · {c[m.KIND_COMPACT] + c[m.KIND_LEGACY]} compacts", style="yellow")
+        k = c[m.KIND_COMPACT] + c[m.KIND_LEGACY]
+        if k:
+            t.append(f" · {k} compact{'' if k == 1 else 's'}", style="yellow")
         bad = c[m.KIND_UNPARSABLE] + c[m.KIND_UNREADABLE]
         if bad:
             t.append(f" · {bad} skipped/unreadable", style="red")
+        turns = u["turns"]
         t.append(
-            f"  tokens {fmt_int(u['total_tokens'])} ({fmt_int(u['prompt_tokens'])} in / {fmt_int(u['completion_tokens'])} out, {u['turns']} turns)",
+            f"  tokens {fmt_int(u['total_tokens'])} ({fmt_int(u['prompt_tokens'])} in / {fmt_int(u['completion_tokens'])} out, "
+            f"{fmt_int(turns)} turn{'' if turns == 1 else 's'})",
             style="green",
         )
         if s.load_status != "ok":
