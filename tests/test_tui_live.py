@@ -168,7 +168,7 @@ async def test_a_replaced_root_is_said_and_its_steps_are_shown(tmp_path: Path) -
             w2.append(new, _entry(f"new store step {k}"))
         await wait_for(pilot, lambda: "STORE REPLACED" in _status(app) or "STORE GONE" in _status(app), timeout=10)
         tl = app.timeline
-        await wait_for(pilot, lambda: app.model is not None and tl.row_count == 3 and "new store step 2" in tl.row_text(2), timeout=10)
+        await wait_for(pilot, lambda: app.model is not None and tl.row_count == 4 and "new store step 2" in tl.row_text(3), timeout=10)
         assert "old store step" not in "".join(tl.row_text(r) for r in range(tl.row_count))
         await see(pilot, "the new store")
         assert "STORE REPLACED" in _status(app)
@@ -191,7 +191,7 @@ async def test_a_root_moved_away_says_gone_then_back(tmp_path: Path) -> None:
         await loaded(pilot, slug)
         w.append(slug, _entry("after the return"))
         tl = app.timeline
-        await wait_for(pilot, lambda: tl.row_count == 2 and "after the return" in tl.row_text(1))
+        await wait_for(pilot, lambda: tl.row_count == 3 and "after the return" in tl.row_text(2))
 
 
 async def test_watch_budget_is_on_the_status_line(writer: DaemonWriter, monkeypatch) -> None:
@@ -206,7 +206,7 @@ async def test_watch_budget_is_on_the_status_line(writer: DaemonWriter, monkeypa
         # a polled session still goes live
         writer.append(slugs[-1], _entry("arrives by polling"))
         tl = app.timeline
-        await wait_for(pilot, lambda: tl.row_count == 2 and "arrives by polling" in tl.row_text(1))
+        await wait_for(pilot, lambda: tl.row_count == 3 and "arrives by polling" in tl.row_text(2))
 
 
 async def test_a_step_rewritten_in_place_updates_its_row_and_is_a_problem(writer: DaemonWriter) -> None:
@@ -220,14 +220,14 @@ async def test_a_step_rewritten_in_place_updates_its_row_and_is_a_problem(writer
         await loaded(pilot, slug)
         await wait_for(pilot, lambda: _watching(app))
         tl = app.timeline
-        assert "the original words" in tl.row_text(1)
+        assert "the original words" in tl.row_text(2)
         with open(p, "r+b") as f:
             f.write(encode(_entry("words changed in place")))
             f.truncate()
-        await wait_for(pilot, lambda: "words changed in place" in tl.row_text(1))
-        assert tl.row_count == 2
+        await wait_for(pilot, lambda: "words changed in place" in tl.row_text(2))
+        assert tl.row_count == 3
         s = app.session
         assert s is not None
         assert [(pr.code, pr.file, pr.severity) for pr in s.problems] == [("step_rewritten", p.name, "warning")]
         await wait_for(pilot, lambda: app.stats.get(slug) is not None and app.stats[slug].problems == 1)
-        await see(pilot, "1 problem")
+        await see(pilot, "⚠ 1 warning")
