@@ -231,3 +231,15 @@ async def test_a_step_rewritten_in_place_updates_its_row_and_is_a_problem(writer
         assert [(pr.code, pr.file, pr.severity) for pr in s.problems] == [("step_rewritten", p.name, "warning")]
         await wait_for(pilot, lambda: app.stats.get(slug) is not None and app.stats[slug].problems == 1)
         await see(pilot, "⚠ 1 warning")
+
+
+async def test_status_says_inotify_once_the_watches_are_up(writer: DaemonWriter) -> None:
+    # the mode is said after the watches are added, not before (it read
+    # "watch: poll" for as long as nothing changed)
+    slug = writer.create_session("Crab", "user")
+    writer.append(slug, _entry("one"))
+    app = fixed_app(writer.root, watch=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, slug)
+        await wait_for(pilot, lambda: "watch: inotify" in _status(app), timeout=10)
+        assert "watch: poll" not in _status(app)

@@ -48,10 +48,23 @@ class LiveFeed:
         watcher = StoreWatcher(app.store.layout, poll=app.poll)
         self.watcher = app.watcher = watcher
         agen = watcher.events()
+        # The mode is known once the watches are added (inside events()):
+        # say it then, not before (it would read "poll" until a change).
+        first = asyncio.ensure_future(agen.__anext__())
+        while not watcher.ready.is_set() and not first.done():
+            await asyncio.sleep(0.01)
         app.post_message(WatcherStatus(watcher.mode, watcher.reason))
         try:
-            async for batch in agen:
+            try:
+                batch = await first
+            except StopAsyncIteration:
+                return
+            while True:
                 await self.apply(batch)
+                try:
+                    batch = await agen.__anext__()
+                except StopAsyncIteration:
+                    return
         finally:
             watcher.stop()
             await agen.aclose()
