@@ -693,6 +693,10 @@ def sql(args: tuple[str, ...], as_json: bool, as_csv: bool, schema: bool, parque
         query, args = args[-1], args[:-1]
     if query is None and parquet_dir is None:
         _fail("give a QUERY (e.g. crabview sql \"SELECT kind, count(*) FROM steps GROUP BY kind\"), or --schema")
+    if query is not None and _looks_like_store(query):
+        # `crabview sql ~/.crabtalk`: the store was taken for the query
+        _fail(f"give a QUERY after {visible(query, multiline=False)} "
+              f"(e.g. crabview sql STORE \"SELECT kind, count(*) FROM steps GROUP BY kind\"), or --parquet DIR")
     stores = _store_args(args)
     if parquet_dir is not None:
         target = Path(parquet_dir).expanduser()
