@@ -760,6 +760,12 @@ def ship(root: str, endpoint: str, state_path: str | None, with_content: bool, t
         state = ShipState(path, identity).load()
     except ShipError as e:
         _fail(str(e))
+    try:
+        # written once before anything is sent: a position that cannot be
+        # kept would make every batch the endpoint accepts go out again
+        state.save()
+    except OSError as e:
+        _fail(f"{path}: cannot write the state file: {e.strerror or e}")
     shipper = Shipper(store, endpoint, state, make_exporter(endpoint, timeout), sys.stderr,
                       with_content=with_content, max_backoff=max_backoff, poll=poll)
     try:

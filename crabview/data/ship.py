@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -101,12 +102,94 @@ def check_state_path(path: Path, store: Store) -> None:
             raise ShipError(f"{path}: refusing to keep the state inside the store being shipped ({forbidden}); crabview never writes into a store")
 
 
+def _error_text(e: Any) -> str:
+    """A transport error in a few words: "Connection refused", not a
+    urllib3 repr three lines long."""
+    text = str(e)
+    m = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if m:
+        return m.group(1).strip()
+    low = text.lower()
+    if "timed out" in low or "timeout" in low:
+        return "timed out"
+    if "remotedisconnected" in low or "connection aborted" in low:
+        return "the connection was closed by the endpoint"
+    return type(e).__name__ if isinstance(e, BaseException) else visible(text, multiline=False)[:200]
+
+
+class ExporterReasons(logging.Handler):
+    """Keeps why the SDK exporter's last try failed, from its own log
+    records (its export() answers only SUCCESS or FAILURE); nothing of it
+    is printed: ship says it once, in its own words."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.last: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            msg, args = str(record.msg), record.args if isinstance(record.args, tuple) else ()
+            if msg.startswith("Failed to export %s batch code") and len(args) == 3:
+                code, reason = args[1], args[2]
+                self.last = f"HTTP {code} {visible(str(reason), multiline=False)[:200]}".rstrip() if code else _error_text(reason)
+            elif msg.startswith("Transient error") and args:
+                self.last = _error_text(args[0])
+            elif msg.startswith("Dropping span batch"):
+                self.last = record.getMessage()
+        except Exception:  # noqa: BLE001 - a log format we do not know: keep the generic words
+            pass
+
+    def take(self) -> str | None:
+        last, self.last = self.last, None
+        return last
+
+
+def witness_session() -> Any:
+    """A requests session (the exporter's public ``session`` parameter) that
+    keeps the outcome of the last try that failed: the exporter itself
+    answers only SUCCESS or FAILURE, and logs the cause only sometimes."""
+    import requests
+
+    class WitnessSession(requests.Session):
+        last: str | None = None
+
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                r = super().request(*args, **kwargs)
+            except requests.RequestException as e:
+                self.last = _error_text(e)
+                raise
+            if not 200 <= r.status_code < 400:
+                self.last = f"HTTP {r.status_code} {visible(str(r.reason or ''), multiline=False)[:200]}".rstrip()
+            return r
+
+        def take(self) -> str | None:
+            last, self.last = self.last, None
+            return last
+
+    return WitnessSession()
+
+
 def make_exporter(endpoint: str, timeout: float) -> Any:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    # The exporter logs each failed try itself; ship says it once, in its own words.
-    logging.getLogger("opentelemetry").setLevel(logging.CRITICAL)
-    return OTLPSpanExporter(endpoint=endpoint, timeout=timeout)
+    session = witness_session()
+    exporter = OTLPSpanExporter(endpoint=endpoint, timeout=timeout, session=session)
+    exporter.crabview_witness = session  # read by Shipper._export
+    return exporter
+
+
+def capture_exporter_reasons() -> ExporterReasons:
+    """Route the OpenTelemetry loggers to one ExporterReasons handler only."""
+    handler = ExporterReasons()
+    lg = logging.getLogger("opentelemetry")
+    for h in list(lg.handlers):
+        if isinstance(h, ExporterReasons):
+            lg.removeHandler(h)
+    lg.addHandler(handler)
+    lg.setLevel(logging.WARNING)
+    lg.propagate = False
+    return handler
 
 
 def to_sdk_spans(identity: str, records: list[SpanRecord]) -> list[Any]:
@@ -174,6 +257,7 @@ class Shipper:
         self.spans_sent = 0
         self.failures = 0
         self.stopping = asyncio.Event()
+        self.reasons = capture_exporter_reasons()
 
     def note(self, text: str) -> None:
         self.err.write(f"crabview ship: {visible(text, multiline=False)}\n")
@@ -226,7 +310,8 @@ class Shipper:
                     break
                 attempt += 1
                 self.failures += 1
-                self.note(f"cannot send to {self.endpoint} ({why}); {len(batch)} turn(s) kept, retrying in {delay:.1f}s (attempt {attempt})")
+                waiting = len(batch) + len(due)
+                self.note(f"cannot send to {self.endpoint} ({why}); {waiting} turn(s) waiting, retrying in {delay:.1f}s (attempt {attempt})")
                 await self._sleep(delay)
                 if self.stopping.is_set():
                     return
@@ -240,13 +325,18 @@ class Shipper:
     def _export(self, spans: list[Any]) -> tuple[bool, str]:
         from opentelemetry.sdk.trace.export import SpanExportResult
 
+        witness = getattr(self.exporter, "crabview_witness", None)
+        if witness is not None:
+            witness.take()
+        self.reasons.take()
         try:
             result = self.exporter.export(spans)
         except Exception as e:  # the exporter's transport errors, whatever their class
-            return False, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            return False, _error_text(e)
         if result is SpanExportResult.SUCCESS:
             return True, ""
-        return False, "the endpoint is down or refused the spans"
+        why = (witness.take() if witness is not None else None) or self.reasons.take()
+        return False, why or "the endpoint is down or refused the spans"
 
     # -- following ---------------------------------------------------------------
 
