@@ -39,6 +39,11 @@ from .otlp import SCOPE_NAME, SpanRecord, resource_attributes, store_identity, t
 BATCH_SPANS = 512
 
 
+def _too_large(why: str) -> bool:
+    """The endpoint (413) or the exporter itself (its 64 MiB cap) refused the request for its size."""
+    return why.startswith("HTTP 413") or why.startswith("Dropping span batch")
+
+
 class ShipError(Exception):
     """A setup the user must fix (state file, endpoint); one line for people."""
 
@@ -258,6 +263,7 @@ class Shipper:
         self.failures = 0
         self.stopping = asyncio.Event()
         self.reasons = capture_exporter_reasons()
+        self.batch_turns = BATCH_SPANS  # turns a request, halved when the endpoint refuses a size
 
     def note(self, text: str) -> None:
         self.err.write(f"crabview ship: {visible(text, multiline=False)}\n")
@@ -295,7 +301,7 @@ class Shipper:
         while due and not self.stopping.is_set():
             batch: list[tuple[str, str, list[SpanRecord]]] = []
             n = 0
-            while due and (not batch or n + len(due[0][2]) <= BATCH_SPANS):
+            while due and (not batch or (n + len(due[0][2]) <= BATCH_SPANS and len(batch) < self.batch_turns)):
                 item = due.pop(0)
                 batch.append(item)
                 n += len(item[2])
@@ -308,6 +314,17 @@ class Shipper:
                     if attempt:
                         self.note(f"{self.endpoint} accepts again after {attempt} failed attempt(s); sending")
                     break
+                if len(batch) > 1 and _too_large(why):
+                    # a refusal by size is not an outage: retrying the same
+                    # request would fail forever. Halve it (and every later
+                    # batch); a single turn too big is retried like an outage.
+                    half = len(batch) // 2
+                    due[0:0] = batch[half:]
+                    batch = batch[:half]
+                    self.batch_turns = half
+                    spans = to_sdk_spans(self.identity, [sp for _slug, _name, sps in batch for sp in sps])
+                    self.note(f"{self.endpoint} refuses a request that big ({why}); splitting: {half} turn(s) a request from now on")
+                    continue
                 attempt += 1
                 self.failures += 1
                 waiting = len(batch) + len(due)

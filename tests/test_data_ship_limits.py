@@ -1,0 +1,103 @@
+"""`crabview ship` against an OTLP/HTTP receiver that limits request bodies,
+as collectors do (the OpenTelemetry Collector's `max_request_body_size`): a
+batch refused with 413 is split, never retried as it is forever, and every
+turn still arrives exactly once. The receiver here is the standard library's
+HTTP server decoding the requests with opentelemetry-proto; the real-engine
+test (Phoenix) is tests/test_ship.py."""
+
+from __future__ import annotations
+
+import collections
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
+
+from crabview.demo import DaemonWriter, turn
+
+REPO = Path(__file__).resolve().parents[1]
+LIMIT = 6_000  # bytes a request may have; one demo turn is ~1.5 KB
+
+
+class LimitedReceiver:
+    def __init__(self) -> None:
+        self.turns: collections.Counter = collections.Counter()
+        self.refused = 0
+        self.accepted = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                n = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(n)
+                if n > LIMIT:
+                    receiver.refused += 1
+                    self.send_response(413)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                req = ExportTraceServiceRequest.FromString(body)
+                for rs in req.resource_spans:
+                    for ss in rs.scope_spans:
+                        for sp in ss.spans:
+                            if sp.name.startswith("invoke_agent"):
+                                a = {kv.key: kv.value.string_value for kv in sp.attributes}
+                                receiver.turns[(a["gen_ai.conversation.id"], a["crabview.step"])] += 1
+                receiver.accepted += 1
+                out = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1/traces"
+
+    def __enter__(self) -> "LimitedReceiver":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_batch_too_big_for_the_receiver_is_split(tmp_path):
+    w = DaemonWriter(tmp_path / "root")
+    rng = random.Random(3)
+    slugs = [w.create_session("Crab", f"user{k}", "big") for k in range(2)]
+    expected = set()
+    for i in range(24):
+        slug = slugs[i % 2]
+        turn(w, slug, rng, i)
+        expected.add((slug, max(p for p in os.listdir(w.sessions_dir / slug) if p.startswith("step-"))))
+    with LimitedReceiver() as rx:
+        proc = subprocess.Popen([sys.executable, "-m", "crabview", "ship", str(w.root), "--otlp-endpoint", rx.endpoint,
+                                 "--state", str(tmp_path / "state.json"), "--timeout", "2", "--max-backoff", "1"],
+                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while set(rx.turns) != expected and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            err = proc.communicate(timeout=30)[1]
+    assert set(rx.turns) == expected, err
+    assert all(n == 1 for n in rx.turns.values()), rx.turns  # each turn once
+    assert rx.refused >= 1 and "HTTP 413" in err and "splitting" in err, err
+    assert "stopped: 24 turn(s)" in err and "Traceback" not in err, err
