@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -101,3 +102,48 @@ def test_a_batch_too_big_for_the_receiver_is_split(tmp_path):
     assert all(n == 1 for n in rx.turns.values()), rx.turns  # each turn once
     assert rx.refused >= 1 and "HTTP 413" in err and "splitting" in err, err
     assert "stopped: 24 turn(s)" in err and "Traceback" not in err, err
+
+
+def test_turns_past_step_999999_are_sent(tmp_path):
+    """Past step-999999 names stop sorting by number (`step-1000000` loads
+    before `step-999999`), but new steps still get higher numbers: a
+    position kept as "the last name sent" compared by name would skip every
+    later turn, after a restart and live."""
+    w = DaemonWriter(tmp_path / "root")
+    rng = random.Random(4)
+    slug = w.create_session("Crab", "user", "long")
+    w._counters[slug] = 999_990  # a very long session: its next step is 999990
+    expected = set()
+
+    def write_turn(i: int) -> None:
+        turn(w, slug, rng, i)  # seven steps
+        last = max((p for p in os.listdir(w.sessions_dir / slug) if p.startswith("step-")), key=lambda p: int(p[5:]))
+        expected.add((slug, last))
+
+    def wait_for(rx: LimitedReceiver, proc: subprocess.Popen, what: str) -> None:
+        deadline = time.monotonic() + 30
+        while set(rx.turns) != expected and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        assert set(rx.turns) == expected, (what, sorted(expected - set(rx.turns)))
+
+    with LimitedReceiver() as rx:
+        args = [sys.executable, "-m", "crabview", "ship", str(w.root), "--otlp-endpoint", rx.endpoint,
+                "--state", str(tmp_path / "state.json"), "--timeout", "2", "--max-backoff", "1"]
+        errs = []
+        write_turn(0)  # step-999990 .. step-999996
+        for what in ("first run", "after a restart", "live"):
+            if what == "after a restart":
+                write_turn(1)  # step-999997 .. step-1000003: crosses the line
+                write_turn(2)
+            proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            try:
+                wait_for(rx, proc, what)
+                if what == "live":
+                    write_turn(3)
+                    wait_for(rx, proc, what)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                errs.append(proc.communicate(timeout=30)[1])
+    assert len(expected) == 4 and ("step-1000010" in {s for _sl, s in expected})
+    assert all(n == 1 for n in rx.turns.values()), rx.turns  # none twice
+    assert [int(x) for e in errs for x in re.findall(r"stopped: (\d+) turn", e)] == [1, 2, 1], errs

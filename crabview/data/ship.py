@@ -7,7 +7,8 @@ gives them, so a receiver can deduplicate the two), through the
 OpenTelemetry SDK's OTLP/HTTP exporter.
 
 Position: per session, the name of the last done step whose turn the
-endpoint accepted (steps load in name order and are only ever appended).
+endpoint accepted, compared by step number (steps are only ever appended,
+each with a higher number; past step-999999 names no longer sort by it).
 It lives in a state file outside the store, rewritten atomically after
 every accepted batch, so a restart neither resends nor skips. Only a
 crash between the endpoint's answer and that rewrite can resend one
@@ -37,6 +38,19 @@ from ..store.watch import MemoryChanged, SessionRemoved, StepsAdded, StepsChange
 from .otlp import SCOPE_NAME, SpanRecord, resource_attributes, store_identity, turn_spans, turns
 
 BATCH_SPANS = 512
+
+
+def step_position(name: str) -> tuple[int, int, str]:
+    """Where a step stands in the order the daemon wrote it: its number (a
+    new step always gets a higher one, even past 999999 where names stop
+    sorting by number: `step-1000000` loads before `step-999999`); a
+    leftover `step-000007.tmp.*` before `step-000007` (a crashed write
+    leaves the tmp, and the daemon's next write takes the same number)."""
+    m = _STEP_NUMBER.match(name)
+    return (int(m.group(1)) if m else -1, 0 if ".tmp." in name else 1, name)
+
+
+_STEP_NUMBER = re.compile(r"step-\+?(\d+)")
 
 
 def _too_large(why: str) -> bool:
@@ -279,11 +293,14 @@ class Shipper:
         last = self.state.sent.get(slug)
         out = []
         agent = s.meta.agent if s.meta is not None else (s.parsed_slug.agent if s.parsed_slug else "")
+        floor = step_position(last) if last is not None else None
         for t in turns(s):
             name = s.steps[t.done].name  # type: ignore[index]
-            if last is not None and name <= last:
+            if floor is not None and step_position(name) <= floor:
                 continue
             out.append((name, turn_spans(self.identity, s, t, self.with_content, agent)))
+        # sent in writing order, so the position only ever moves forward
+        out.sort(key=lambda item: step_position(item[0]))
         return out
 
     # -- sending ---------------------------------------------------------------
