@@ -396,6 +396,21 @@ class Shipper:
                 s.refresh(names)
         return sorted(touched)
 
+    def _any_step(self) -> bool:
+        """Whether any session directory holds a step- entry (stops at the first)."""
+        try:
+            with os.scandir(self.store.sessions_dir) as sessions:
+                for d in sessions:
+                    try:
+                        with os.scandir(d.path) as files:
+                            if any(f.name.startswith("step-") for f in files):
+                                return True
+                    except OSError:
+                        continue
+        except OSError:
+            return False
+        return False
+
     async def run(self, on_ready: Callable[[], None] | None = None) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -408,10 +423,30 @@ class Shipper:
         started = time.monotonic()
         first = True
         stop_task = asyncio.ensure_future(self.stopping.wait())
+        def ready(slugs: list[str]) -> None:
+            pending = sum(len(self.due(s)) for s in slugs)
+            self.note(
+                f"following {len(self.sessions)} session(s) under {self.store.sessions_dir} ({watcher.mode}); "
+                f"{pending} turn(s) to send to {self.endpoint}; state in {self.state.path}"
+            )
+            if on_ready is not None:
+                on_ready()
+
         try:
             while not self.stopping.is_set():
                 nxt = asyncio.ensure_future(agen.__anext__())
-                done, _ = await asyncio.wait({nxt, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+                waiting = {nxt, stop_task}
+                if first:
+                    # The watcher's initial scan runs inside its first step and
+                    # yields nothing when the store holds no step yet: once the
+                    # loop is back and no batch came, the store is empty.
+                    done, _ = await asyncio.wait(waiting, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+                    if not done and not self._any_step():
+                        first = False
+                        ready([])
+                        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                else:
+                    done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
                 if nxt not in done:
                     nxt.cancel()
                     break
@@ -422,13 +457,7 @@ class Shipper:
                 slugs = self.apply(batch)
                 if first:
                     first = False
-                    pending = sum(len(self.due(s)) for s in slugs)
-                    self.note(
-                        f"following {len(self.sessions)} session(s) under {self.store.sessions_dir} ({watcher.mode}); "
-                        f"{pending} turn(s) to send to {self.endpoint}; state in {self.state.path}"
-                    )
-                    if on_ready is not None:
-                        on_ready()
+                    ready(slugs)
                 await self.send(*slugs)
         finally:
             watcher.stop()

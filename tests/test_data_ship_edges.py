@@ -1,9 +1,9 @@
-"""`crabview ship` against an OTLP/HTTP receiver that limits request bodies,
-as collectors do (the OpenTelemetry Collector's `max_request_body_size`): a
-batch refused with 413 is split, never retried as it is forever, and every
-turn still arrives exactly once. The receiver here is the standard library's
-HTTP server decoding the requests with opentelemetry-proto; the real-engine
-test (Phoenix) is tests/test_ship.py."""
+"""`crabview ship` at its edges, against an OTLP/HTTP receiver that decodes
+every request with opentelemetry-proto and can limit request bodies, as
+collectors do (the OpenTelemetry Collector's `max_request_body_size`): a
+batch refused with 413 is split, never retried as it is forever; sessions
+past step-999999; a store that starts empty. The real-engine test
+(Arize Phoenix) is tests/test_ship.py."""
 
 from __future__ import annotations
 
@@ -147,3 +147,34 @@ def test_turns_past_step_999999_are_sent(tmp_path):
     assert len(expected) == 4 and ("step-1000010" in {s for _sl, s in expected})
     assert all(n == 1 for n in rx.turns.values()), rx.turns  # none twice
     assert [int(x) for e in errs for x in re.findall(r"stopped: (\d+) turn", e)] == [1, 2, 1], errs
+
+
+def test_an_empty_store_is_followed_and_says_so(tmp_path):
+    """A store with nothing in it yet still gets the "following" line (the
+    user learns ship runs and where its state is), then its first turns."""
+    w = DaemonWriter(tmp_path / "root")
+    with LimitedReceiver() as rx:
+        proc = subprocess.Popen([sys.executable, "-m", "crabview", "ship", str(w.root), "--otlp-endpoint", rx.endpoint,
+                                 "--state", str(tmp_path / "state.json")],
+                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")), daemon=True)
+        reader.start()
+        try:
+            deadline = time.monotonic() + 15
+            while not lines and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert lines, "ship said nothing within 15 s"
+            line = lines[0]
+            assert "following 0 session(s)" in line and "0 turn(s) to send" in line and str(tmp_path / "state.json") in line, line
+            slug = w.create_session("Crab", "user", "first")
+            turn(w, slug, random.Random(2), 0)
+            deadline = time.monotonic() + 30
+            while len(rx.turns) < 1 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+            reader.join(10)
+    err = "".join(lines)
+    assert list(rx.turns.values()) == [1] and "stopped: 1 turn(s)" in err, err
