@@ -178,3 +178,34 @@ def test_an_empty_store_is_followed_and_says_so(tmp_path):
             reader.join(10)
     err = "".join(lines)
     assert list(rx.turns.values()) == [1] and "stopped: 1 turn(s)" in err, err
+
+
+def test_a_batch_over_the_exporters_own_cap_is_split(tmp_path):
+    """The SDK exporter drops a request over its max_request_size (64 MiB by
+    default) before sending it, and answers only FAILURE: ship learns why
+    from the exporter's log record and splits the batch, as for a 413."""
+    import asyncio
+    import io
+
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    from crabview.data.otlp import store_identity
+    from crabview.data.ship import Shipper, ShipState, witness_session
+    from crabview.store.store import Store
+
+    w = DaemonWriter(tmp_path / "root")
+    rng = random.Random(5)
+    slug = w.create_session("Crab", "user", "cap")
+    for i in range(16):
+        turn(w, slug, rng, i)
+    store = Store.open(w.root)
+    with LimitedReceiver() as rx:
+        session = witness_session()
+        exporter = OTLPSpanExporter(endpoint=rx.endpoint, timeout=5, session=session, max_request_size=LIMIT)
+        exporter.crabview_witness = session
+        err = io.StringIO()
+        shipper = Shipper(store, rx.endpoint, ShipState(tmp_path / "state.json", store_identity(store)), exporter, err, backoff=0.05)
+        shipper.sessions = {s.slug: s for s in store.iter_sessions()}
+        asyncio.run(asyncio.wait_for(shipper.send(slug), 30))
+    assert len(rx.turns) == 16 and set(rx.turns.values()) == {1} and rx.refused == 0
+    assert "Dropping span batch" in err.getvalue() and "splitting" in err.getvalue(), err.getvalue()
