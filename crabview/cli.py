@@ -746,7 +746,7 @@ def ship(root: str, endpoint: str, state_path: str | None, with_content: bool, t
     import asyncio
 
     try:
-        from .data.ship import ShipError, Shipper, ShipState, check_state_path, default_state_path, make_exporter
+        from .data.ship import ShipError, Shipper, ShipState, check_state_path, default_state_path, lock_state, make_exporter
         from .data.otlp import store_identity
     except ImportError as e:  # pragma: no cover - an install without the [data] extra
         _fail(f"crabview ship needs {e.name}: pip install 'crabview[data]'")
@@ -757,9 +757,12 @@ def ship(root: str, endpoint: str, state_path: str | None, with_content: bool, t
     path = Path(state_path).expanduser() if state_path else default_state_path(identity)
     try:
         check_state_path(path, store)
+        _lock = lock_state(path)  # held until exit  # noqa: F841
         state = ShipState(path, identity).load()
     except ShipError as e:
         _fail(str(e))
+    except OSError as e:
+        _fail(f"{path}: cannot write the state file: {e.strerror or e}")
     try:
         # written once before anything is sent: a position that cannot be
         # kept would make every batch the endpoint accepts go out again

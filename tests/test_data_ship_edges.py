@@ -209,3 +209,32 @@ def test_a_batch_over_the_exporters_own_cap_is_split(tmp_path):
         asyncio.run(asyncio.wait_for(shipper.send(slug), 30))
     assert len(rx.turns) == 16 and set(rx.turns.values()) == {1} and rx.refused == 0
     assert "Dropping span batch" in err.getvalue() and "splitting" in err.getvalue(), err.getvalue()
+
+
+def test_a_second_ship_on_the_same_state_is_refused(tmp_path):
+    """Two ships on one state file would both send every new turn: the
+    second stops at once with one line, and the first goes on alone."""
+    w = DaemonWriter(tmp_path / "root")
+    slug = w.create_session("Crab", "user", "twice")
+    rng = random.Random(6)
+    turn(w, slug, rng, 0)
+    with LimitedReceiver() as rx:
+        args = [sys.executable, "-m", "crabview", "ship", str(w.root), "--otlp-endpoint", rx.endpoint,
+                "--state", str(tmp_path / "state" / "ship.json")]
+        first = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while len(rx.turns) < 1 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            second = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=30)
+            assert second.returncode == 2, second.stderr
+            lines = second.stderr.strip().splitlines()
+            assert len(lines) == 1 and "another crabview ship" in lines[0], second.stderr
+            turn(w, slug, rng, 1)
+            while len(rx.turns) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            first.send_signal(signal.SIGTERM)
+            err = first.communicate(timeout=30)[1]
+    assert len(rx.turns) == 2 and set(rx.turns.values()) == {1}, (rx.turns, err)
+    assert sorted(os.listdir(w.root)) == ["sessions"]

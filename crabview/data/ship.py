@@ -115,6 +115,29 @@ class ShipState:
         os.replace(tmp, self.path)
 
 
+def lock_state(path: Path) -> int:
+    """Hold ``<state>.lock`` (beside the state file, outside the store) for
+    as long as this ship runs: two ships on one position would both send
+    every new turn. The lock goes with the process, crash or not."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        finally:
+            os.close(fd)
+        who = f" (pid {holder})" if holder.isdigit() else ""
+        raise ShipError(f"{path}: another crabview ship{who} is using this state file; stop it first, "
+                        f"or give --state a file of its own") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+    return fd
+
+
 def check_state_path(path: Path, store: Store) -> None:
     for forbidden in (store.sessions_dir, store.layout.root):
         if _inside(path, forbidden):
