@@ -751,6 +751,10 @@ def sql(args: tuple[str, ...], as_json: bool, as_csv: bool, schema: bool, parque
         query, args = args[-1], args[:-1]
     if query is None and parquet_dir is None:
         _fail("give a QUERY (e.g. crabview sql \"SELECT kind, count(*) FROM steps GROUP BY kind\"), or --schema")
+    if query is not None and _looks_like_store(query):
+        # `crabview sql ~/.crabtalk`: the store was taken for the query
+        _fail(f"give a QUERY after {visible(query, multiline=False)} "
+              f"(e.g. crabview sql STORE \"SELECT kind, count(*) FROM steps GROUP BY kind\"), or --parquet DIR")
     stores = _store_args(args)
     if parquet_dir is not None:
         target = Path(parquet_dir).expanduser()
@@ -800,7 +804,7 @@ def ship(root: str, endpoint: str, state_path: str | None, with_content: bool, t
     import asyncio
 
     try:
-        from .data.ship import ShipError, Shipper, ShipState, check_state_path, default_state_path, make_exporter
+        from .data.ship import ShipError, Shipper, ShipState, check_state_path, default_state_path, lock_state, make_exporter
         from .data.otlp import store_identity
     except ImportError as e:  # pragma: no cover - an install without the [data] extra
         _fail(f"crabview ship needs {e.name}: pip install 'crabview[data]'")
@@ -811,9 +815,18 @@ def ship(root: str, endpoint: str, state_path: str | None, with_content: bool, t
     path = Path(state_path).expanduser() if state_path else default_state_path(identity)
     try:
         check_state_path(path, store)
+        _lock = lock_state(path)  # held until exit  # noqa: F841
         state = ShipState(path, identity).load()
     except ShipError as e:
         _fail(str(e))
+    except OSError as e:
+        _fail(f"{path}: cannot write the state file: {e.strerror or e}")
+    try:
+        # written once before anything is sent: a position that cannot be
+        # kept would make every batch the endpoint accepts go out again
+        state.save()
+    except OSError as e:
+        _fail(f"{path}: cannot write the state file: {e.strerror or e}")
     shipper = Shipper(store, endpoint, state, make_exporter(endpoint, timeout), sys.stderr,
                       with_content=with_content, max_backoff=max_backoff, poll=poll)
     try:

@@ -132,3 +132,59 @@ def test_hostile_text_is_escaped(stores):
     out = cli("export", "researcher_tg-12345_1", "--root", str(stores[0]), "--format", "otlp", "--with-content")[1]
     assert out.isascii() and b"\x1b" not in out
     assert "\\u001b[31m" in out.decode()
+
+
+# The GenAI semantic conventions (semantic-conventions-genai, gen-ai-agent-spans.md
+# and the gen_ai attribute registry): the gen_ai.* names a span may carry.
+GEN_AI_REGISTRY = {
+    "gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.agent.name", "gen_ai.agent.id",
+    "gen_ai.conversation.id", "gen_ai.request.model", "gen_ai.response.model", "gen_ai.response.finish_reasons",
+    "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.reasoning.output_tokens",
+    "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.tool.name", "gen_ai.tool.call.id",
+    "gen_ai.tool.call.arguments", "gen_ai.tool.call.result", "gen_ai.tool.type",
+}
+
+
+def test_spans_follow_the_genai_conventions(tmp_path):
+    """Span names are `invoke_agent {gen_ai.agent.name}` and `execute_tool
+    {gen_ai.tool.name}` (also when a guest agent answers the turn), both
+    INTERNAL (an in-process agent; tools run by it); the Required
+    gen_ai.provider.name is there; no made-up name squats the gen_ai
+    namespace (crabtalk's extra usage counts live under crabview.usage)."""
+    import random
+
+    from crabview.demo import DaemonWriter, turn
+
+    w = DaemonWriter(tmp_path / "root")
+    slug = w.create_session("Crab", "user", "guests")
+    rng = random.Random(1)
+    for i in range(4):
+        turn(w, slug, rng, i, agent="helper" if i % 2 else "")
+    code, out, err = cli("export", slug, "--root", str(w.root), "--format", "otlp", "--with-content")
+    assert code == 0, err
+    spans = [sp for rs in parse_otlp(out).resource_spans for ss in rs.scope_spans for sp in ss.spans]
+    done = [st["value"] for st in check_json(w.root)["sessions"][slug]["steps"] if st.get("event") == "done"]
+    agents = [sp for sp in spans if attrs(sp.attributes)["gen_ai.operation.name"] == "invoke_agent"]
+    tools = [sp for sp in spans if attrs(sp.attributes)["gen_ai.operation.name"] == "execute_tool"]
+    assert len(agents) == len(done) == 4 and len(tools) == 4 and len(spans) == 8
+    assert [attrs(sp.attributes)["gen_ai.agent.name"] for sp in agents] == ["Crab", "helper", "Crab", "helper"]
+    for sp, d in zip(agents, done):
+        a = attrs(sp.attributes)
+        assert sp.name == f"invoke_agent {a['gen_ai.agent.name']}" and sp.kind == sp.SPAN_KIND_INTERNAL
+        assert a["gen_ai.provider.name"]
+        u = d["usage"]
+        assert a["gen_ai.usage.input_tokens"] == u["prompt_tokens"] and a["gen_ai.usage.output_tokens"] == u["completion_tokens"]
+        assert a["gen_ai.usage.cache_read.input_tokens"] == u["prompt_cache_hit_tokens"]
+        assert a["crabview.usage.prompt_cache_miss_tokens"] == u["prompt_cache_miss_tokens"]
+        assert a["crabview.usage.total_tokens"] == u["total_tokens"]
+        reasoning = (u.get("completion_tokens_details") or {}).get("reasoning_tokens")
+        assert a.get("gen_ai.usage.reasoning.output_tokens") == reasoning
+        assert a["gen_ai.request.model"] == a["gen_ai.response.model"] == d["model"]
+    for sp in tools:
+        a = attrs(sp.attributes)
+        assert sp.name == f"execute_tool {a['gen_ai.tool.name']}" and sp.kind == sp.SPAN_KIND_INTERNAL
+        assert a["gen_ai.tool.call.id"].startswith("call_")
+    for sp in spans:
+        unknown = {k for k in attrs(sp.attributes) if k.startswith("gen_ai.")} - GEN_AI_REGISTRY
+        assert not unknown, (sp.name, unknown)

@@ -12,25 +12,30 @@ import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from crabview.demo import DaemonWriter, turn
 from crabview.store import models as m
+from support.phoenix import Phoenix, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 RECEIVER_PY = os.environ.get("CRABVIEW_PHOENIX_PYTHON", sys.executable)
 
 
 def _phoenix_available() -> bool:
-    r = subprocess.run([RECEIVER_PY, "-c", "import phoenix.server.main"], capture_output=True, timeout=120)
-    return r.returncode == 0
+    # found, not imported: importing Phoenix takes ~15 s, and starting it
+    # (which the test does anyway) fails loudly if it cannot import
+    probe = "import importlib.util, sys; sys.exit(not all(importlib.util.find_spec(m) for m in ('phoenix', 'grpc')))"
+    if RECEIVER_PY == sys.executable:
+        import importlib.util
+
+        return all(importlib.util.find_spec(m) for m in ("phoenix", "grpc"))
+    return subprocess.run([RECEIVER_PY, "-c", probe], capture_output=True, timeout=60).returncode == 0
 
 
 @pytest.fixture(scope="module")
@@ -41,70 +46,6 @@ def phoenix_python() -> str:
             pytest.fail(msg)
         pytest.skip(msg)
     return RECEIVER_PY
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Phoenix:
-    def __init__(self, python: str, workdir: Path):
-        self.python = python
-        self.workdir = workdir
-        self.port = _free_port()
-        self.grpc_port = _free_port()
-        self.proc: subprocess.Popen | None = None
-        self.log = open(workdir / "phoenix.log", "ab")
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1/traces"
-
-    def start(self) -> None:
-        env = {**os.environ, "PHOENIX_WORKING_DIR": str(self.workdir), "PHOENIX_HOST": "127.0.0.1",
-               "PHOENIX_PORT": str(self.port), "PHOENIX_GRPC_PORT": str(self.grpc_port), "PHOENIX_TELEMETRY_ENABLED": "false"}
-        self.proc = subprocess.Popen([self.python, str(REPO / "tests" / "phoenix_loopback.py"), "serve"],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"phoenix exited: {(self.workdir / 'phoenix.log').read_text()[-2000:]}"
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.5)
-        raise AssertionError("phoenix did not come up within 180 s")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def spans(self) -> list[dict]:
-        out, cursor = [], None
-        for _ in range(100):
-            url = f"http://127.0.0.1:{self.port}/v1/projects/default/spans?limit=1000" + (f"&cursor={cursor}" if cursor else "")
-            try:
-                with urllib.request.urlopen(url, timeout=10) as r:
-                    d = json.load(r)
-            except urllib.error.HTTPError as e:
-                if e.code == 404:  # no project before the first span
-                    return []
-                raise
-            out.extend(d["data"])
-            cursor = d.get("next_cursor")
-            if not cursor:
-                break
-        return out
 
 
 class Ship:
@@ -129,15 +70,9 @@ class Ship:
         assert self.proc.wait(60) == 0, self.stderr()
         return self.stderr()
 
-
-def wait_until(pred, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.3)
-    raise AssertionError(f"not within {timeout}s: {what}")
+    def crash(self) -> None:
+        self.proc.kill()  # SIGKILL: no goodbye, no last state write
+        self.proc.wait(60)
 
 
 def test_every_turn_arrives_once_across_restart_and_outage(phoenix_python, tmp_path):
@@ -181,10 +116,29 @@ def test_every_turn_arrives_once_across_restart_and_outage(phoenix_python, tmp_p
         write_turns(3)  # while ship is down
         ship.start()
         wait_until(lambda: arrived() == expected, 60, "turns written while ship was down")
+        err_restart = ship.stop()
+        sent_by_clean_runs = len(expected)
+
+        # kill -9 while turns land: the restart sends exactly what the state
+        # file does not cover (no resend), and everything arrives (no skip)
+        ship.start()
+        wait_until(lambda: "following" in ship.stderr(), 30, "ship following")
+        write_turns(4)
+        time.sleep(0.2)
+        ship.crash()
+        sent_before = json.loads(state.read_text())["sessions"]
+        covered = {(slug, done) for slug, done in expected if done <= sent_before.get(slug, "")}
+        ship.start()
+        wait_until(lambda: "following" in ship.stderr(), 30, "ship following after kill -9")
+        announced = int(re.search(r"; (\d+) turn\(s\) to send", ship.stderr()).group(1))
+        assert announced == len(expected - covered), (announced, len(expected), len(covered))
+        wait_until(lambda: arrived() == expected, 60, "turns after kill -9 and restart")
 
         phoenix.stop()  # the receiver goes away
         write_turns(2)
-        wait_until(lambda: "cannot send to" in ship.stderr(), 30, "ship saying the endpoint is down")
+        wait_until(lambda: "Connection refused" in ship.stderr(), 30, "ship saying why it cannot send")
+        failures = [ln for ln in ship.stderr().splitlines() if "cannot send to" in ln]
+        assert failures and all(re.search(r"\((Connection refused|[^()]*closed by the endpoint)\); \d+ turn\(s\) waiting", ln) for ln in failures), failures
         phoenix.start()  # same working dir: what it had is kept
         wait_until(lambda: arrived() == expected, 90, "turns written during the outage")
         assert "accepts again" in ship.stderr()
@@ -198,11 +152,13 @@ def test_every_turn_arrives_once_across_restart_and_outage(phoenix_python, tmp_p
 
     agents = [s for s in spans if s["name"].startswith("invoke_agent")]
     tools = [s for s in spans if s["name"].startswith("execute_tool")]
-    assert len(agents) == len(expected) == 14
-    assert len(tools) == 14  # one tool call per demo turn
+    assert len(agents) == len(expected) == 18
+    assert len(tools) == 18  # one tool call per demo turn
     assert {t["parent_id"] for t in tools} == {a["context"]["span_id"] for a in agents}
-    sent = [int(x) for x in re.findall(r"stopped: (\d+) turn\(s\)", err1 + err2)]
-    assert len(sent) == 2 and sum(sent) == len(expected), (err1, err2)
+    sent = [int(x) for x in re.findall(r"stopped: (\d+) turn\(s\)", err1 + err_restart)]
+    assert len(sent) == 2 and sum(sent) == sent_by_clean_runs, (err1, err_restart)  # each turn once
+    after = [int(x) for x in re.findall(r"stopped: (\d+) turn\(s\)", err2)]
+    assert after == [len(expected) - len(covered)], err2  # after it: exactly the rest
     assert json.loads(state.read_text())["store"] == str(w.root.resolve())
 
 
@@ -229,3 +185,18 @@ def test_default_state_is_under_xdg_state_home(tmp_path):
     if "XDG_STATE_HOME" not in os.environ:
         assert default_state_path("/some/store").parent == Path.home() / ".local" / "state" / "crabview"
     assert default_state_path("/some/store").name == p.name != default_state_path("/other/store").name
+
+
+def test_unwritable_state_file_stops_before_sending(tmp_path):
+    """The position must be writable before anything is sent: otherwise the
+    first accepted batch could never be recorded and would be sent again."""
+    w = DaemonWriter(tmp_path / "root")
+    slug = w.create_session("Crab", "user", "x")
+    turn(w, slug, random.Random(1), 0)
+    # reading finds nothing (a fresh start), but the directory cannot be made
+    unwritable = Path("/proc") / f"crabview-no-such-{os.getpid()}" / "ship.json"
+    r = subprocess.run([sys.executable, "-m", "crabview", "ship", str(w.root), "--otlp-endpoint", "http://127.0.0.1:9/v1/traces",
+                        "--state", str(unwritable)], capture_output=True, text=True, cwd=REPO, timeout=30)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot write the state file" in lines[0] and "Traceback" not in r.stderr, r.stderr

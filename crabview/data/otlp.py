@@ -35,6 +35,7 @@ from ..store.session import Session
 from ..store.store import Store
 
 SCOPE_NAME = "crabview"
+PROVIDER_NAME = "crabtalk"  # gen_ai.provider.name (see turn_spans)
 CONTENT_LIMIT = 65_536  # characters per content attribute
 
 KIND_INTERNAL = 1
@@ -244,9 +245,15 @@ def turn_spans(identity: str, s: Session, turn: Turn, with_content: bool = False
     for e in events:
         if e.time_ns < 0:
             e.time_ns = start_ns
+    agent_name = guest or agent
     attrs: dict[str, Any] = {
         "gen_ai.operation.name": "invoke_agent",
-        "gen_ai.agent.name": guest or agent,
+        # Required by the conventions: the provider as the instrumentation
+        # knows it. The store names the model, never the provider behind it,
+        # so the agent runtime that made the calls stands in, as agent
+        # frameworks do.
+        "gen_ai.provider.name": PROVIDER_NAME,
+        "gen_ai.agent.name": agent_name,
         "gen_ai.conversation.id": slug,
         "crabview.step": root_step,
         "crabview.turn.finished": done is not None,
@@ -261,13 +268,14 @@ def turn_spans(identity: str, s: Session, turn: Turn, with_content: bool = False
             "gen_ai.response.finish_reasons": [done.stop_reason],
             "gen_ai.usage.input_tokens": u.prompt_tokens,
             "gen_ai.usage.output_tokens": u.completion_tokens,
-            "gen_ai.usage.total_tokens": u.total_tokens,
+            # counts the conventions have no name for stay out of gen_ai.*
+            "crabview.usage.total_tokens": u.total_tokens,
             "crabview.iterations": done.iterations,
         })
         if u.prompt_cache_hit_tokens is not None:
             attrs["gen_ai.usage.cache_read.input_tokens"] = u.prompt_cache_hit_tokens
         if u.prompt_cache_miss_tokens is not None:
-            attrs["gen_ai.usage.cache_miss.input_tokens"] = u.prompt_cache_miss_tokens
+            attrs["crabview.usage.prompt_cache_miss_tokens"] = u.prompt_cache_miss_tokens
         details = u.completion_tokens_details
         reasoning = details.reasoning_tokens if details is not None else None
         if reasoning is not None:
@@ -275,7 +283,7 @@ def turn_spans(identity: str, s: Session, turn: Turn, with_content: bool = False
     if with_content:
         attrs["gen_ai.input.messages"] = _cap(_json(inputs))
         attrs["gen_ai.output.messages"] = _cap(_json(outputs))
-    out = [SpanRecord(tid, root_id, None, f"invoke_agent {agent}".rstrip(), KIND_INTERNAL, start_ns, end_ns, attrs, events)]
+    out = [SpanRecord(tid, root_id, None, f"invoke_agent {agent_name}".rstrip(), KIND_INTERNAL, start_ns, end_ns, attrs, events)]
     for call_id, d in tools.items():
         name = d.get("name") or ""
         t0, t1 = d.get("start"), d.get("end")

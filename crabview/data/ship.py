@@ -7,7 +7,8 @@ gives them, so a receiver can deduplicate the two), through the
 OpenTelemetry SDK's OTLP/HTTP exporter.
 
 Position: per session, the name of the last done step whose turn the
-endpoint accepted (steps load in name order and are only ever appended).
+endpoint accepted, compared by step number (steps are only ever appended,
+each with a higher number; past step-999999 names no longer sort by it).
 It lives in a state file outside the store, rewritten atomically after
 every accepted batch, so a restart neither resends nor skips. Only a
 crash between the endpoint's answer and that rewrite can resend one
@@ -24,6 +25,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -36,6 +38,24 @@ from ..store.watch import MemoryChanged, SessionRemoved, StepsAdded, StepsChange
 from .otlp import SCOPE_NAME, SpanRecord, resource_attributes, store_identity, turn_spans, turns
 
 BATCH_SPANS = 512
+
+
+def step_position(name: str) -> tuple[int, int, str]:
+    """Where a step stands in the order the daemon wrote it: its number (a
+    new step always gets a higher one, even past 999999 where names stop
+    sorting by number: `step-1000000` loads before `step-999999`); a
+    leftover `step-000007.tmp.*` before `step-000007` (a crashed write
+    leaves the tmp, and the daemon's next write takes the same number)."""
+    m = _STEP_NUMBER.match(name)
+    return (int(m.group(1)) if m else -1, 0 if ".tmp." in name else 1, name)
+
+
+_STEP_NUMBER = re.compile(r"step-\+?(\d+)")
+
+
+def _too_large(why: str) -> bool:
+    """The endpoint (413) or the exporter itself (its 64 MiB cap) refused the request for its size."""
+    return why.startswith("HTTP 413") or why.startswith("Dropping span batch")
 
 
 class ShipError(Exception):
@@ -95,18 +115,123 @@ class ShipState:
         os.replace(tmp, self.path)
 
 
+def lock_state(path: Path) -> int:
+    """Hold ``<state>.lock`` (beside the state file, outside the store) for
+    as long as this ship runs: two ships on one position would both send
+    every new turn. The lock goes with the process, crash or not."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        finally:
+            os.close(fd)
+        who = f" (pid {holder})" if holder.isdigit() else ""
+        raise ShipError(f"{path}: another crabview ship{who} is using this state file; stop it first, "
+                        f"or give --state a file of its own") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+    return fd
+
+
 def check_state_path(path: Path, store: Store) -> None:
     for forbidden in (store.sessions_dir, store.layout.root):
         if _inside(path, forbidden):
             raise ShipError(f"{path}: refusing to keep the state inside the store being shipped ({forbidden}); crabview never writes into a store")
 
 
+def _error_text(e: Any) -> str:
+    """A transport error in a few words: "Connection refused", not a
+    urllib3 repr three lines long."""
+    text = str(e)
+    m = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if m:
+        return m.group(1).strip()
+    low = text.lower()
+    if "timed out" in low or "timeout" in low:
+        return "timed out"
+    if "remotedisconnected" in low or "connection aborted" in low:
+        return "the connection was closed by the endpoint"
+    return type(e).__name__ if isinstance(e, BaseException) else visible(text, multiline=False)[:200]
+
+
+class ExporterReasons(logging.Handler):
+    """Keeps why the SDK exporter's last try failed, from its own log
+    records (its export() answers only SUCCESS or FAILURE); nothing of it
+    is printed: ship says it once, in its own words."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.last: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            msg, args = str(record.msg), record.args if isinstance(record.args, tuple) else ()
+            if msg.startswith("Failed to export %s batch code") and len(args) == 3:
+                code, reason = args[1], args[2]
+                self.last = f"HTTP {code} {visible(str(reason), multiline=False)[:200]}".rstrip() if code else _error_text(reason)
+            elif msg.startswith("Transient error") and args:
+                self.last = _error_text(args[0])
+            elif msg.startswith("Dropping span batch"):
+                self.last = record.getMessage()
+        except Exception:  # noqa: BLE001 - a log format we do not know: keep the generic words
+            pass
+
+    def take(self) -> str | None:
+        last, self.last = self.last, None
+        return last
+
+
+def witness_session() -> Any:
+    """A requests session (the exporter's public ``session`` parameter) that
+    keeps the outcome of the last try that failed: the exporter itself
+    answers only SUCCESS or FAILURE, and logs the cause only sometimes."""
+    import requests
+
+    class WitnessSession(requests.Session):
+        last: str | None = None
+
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                r = super().request(*args, **kwargs)
+            except requests.RequestException as e:
+                self.last = _error_text(e)
+                raise
+            if not 200 <= r.status_code < 400:
+                self.last = f"HTTP {r.status_code} {visible(str(r.reason or ''), multiline=False)[:200]}".rstrip()
+            return r
+
+        def take(self) -> str | None:
+            last, self.last = self.last, None
+            return last
+
+    return WitnessSession()
+
+
 def make_exporter(endpoint: str, timeout: float) -> Any:
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    # The exporter logs each failed try itself; ship says it once, in its own words.
-    logging.getLogger("opentelemetry").setLevel(logging.CRITICAL)
-    return OTLPSpanExporter(endpoint=endpoint, timeout=timeout)
+    session = witness_session()
+    exporter = OTLPSpanExporter(endpoint=endpoint, timeout=timeout, session=session)
+    exporter.crabview_witness = session  # read by Shipper._export
+    return exporter
+
+
+def capture_exporter_reasons() -> ExporterReasons:
+    """Route the OpenTelemetry loggers to one ExporterReasons handler only."""
+    handler = ExporterReasons()
+    lg = logging.getLogger("opentelemetry")
+    for h in list(lg.handlers):
+        if isinstance(h, ExporterReasons):
+            lg.removeHandler(h)
+    lg.addHandler(handler)
+    lg.setLevel(logging.WARNING)
+    lg.propagate = False
+    return handler
 
 
 def to_sdk_spans(identity: str, records: list[SpanRecord]) -> list[Any]:
@@ -174,6 +299,8 @@ class Shipper:
         self.spans_sent = 0
         self.failures = 0
         self.stopping = asyncio.Event()
+        self.reasons = capture_exporter_reasons()
+        self.batch_turns = BATCH_SPANS  # turns a request, halved when the endpoint refuses a size
 
     def note(self, text: str) -> None:
         self.err.write(f"crabview ship: {visible(text, multiline=False)}\n")
@@ -189,11 +316,14 @@ class Shipper:
         last = self.state.sent.get(slug)
         out = []
         agent = s.meta.agent if s.meta is not None else (s.parsed_slug.agent if s.parsed_slug else "")
+        floor = step_position(last) if last is not None else None
         for t in turns(s):
             name = s.steps[t.done].name  # type: ignore[index]
-            if last is not None and name <= last:
+            if floor is not None and step_position(name) <= floor:
                 continue
             out.append((name, turn_spans(self.identity, s, t, self.with_content, agent)))
+        # sent in writing order, so the position only ever moves forward
+        out.sort(key=lambda item: step_position(item[0]))
         return out
 
     # -- sending ---------------------------------------------------------------
@@ -211,7 +341,7 @@ class Shipper:
         while due and not self.stopping.is_set():
             batch: list[tuple[str, str, list[SpanRecord]]] = []
             n = 0
-            while due and (not batch or n + len(due[0][2]) <= BATCH_SPANS):
+            while due and (not batch or (n + len(due[0][2]) <= BATCH_SPANS and len(batch) < self.batch_turns)):
                 item = due.pop(0)
                 batch.append(item)
                 n += len(item[2])
@@ -224,9 +354,21 @@ class Shipper:
                     if attempt:
                         self.note(f"{self.endpoint} accepts again after {attempt} failed attempt(s); sending")
                     break
+                if len(batch) > 1 and _too_large(why):
+                    # a refusal by size is not an outage: retrying the same
+                    # request would fail forever. Halve it (and every later
+                    # batch); a single turn too big is retried like an outage.
+                    half = len(batch) // 2
+                    due[0:0] = batch[half:]
+                    batch = batch[:half]
+                    self.batch_turns = half
+                    spans = to_sdk_spans(self.identity, [sp for _slug, _name, sps in batch for sp in sps])
+                    self.note(f"{self.endpoint} refuses a request that big ({why}); splitting: {half} turn(s) a request from now on")
+                    continue
                 attempt += 1
                 self.failures += 1
-                self.note(f"cannot send to {self.endpoint} ({why}); {len(batch)} turn(s) kept, retrying in {delay:.1f}s (attempt {attempt})")
+                waiting = len(batch) + len(due)
+                self.note(f"cannot send to {self.endpoint} ({why}); {waiting} turn(s) waiting, retrying in {delay:.1f}s (attempt {attempt})")
                 await self._sleep(delay)
                 if self.stopping.is_set():
                     return
@@ -240,13 +382,18 @@ class Shipper:
     def _export(self, spans: list[Any]) -> tuple[bool, str]:
         from opentelemetry.sdk.trace.export import SpanExportResult
 
+        witness = getattr(self.exporter, "crabview_witness", None)
+        if witness is not None:
+            witness.take()
+        self.reasons.take()
         try:
             result = self.exporter.export(spans)
         except Exception as e:  # the exporter's transport errors, whatever their class
-            return False, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            return False, _error_text(e)
         if result is SpanExportResult.SUCCESS:
             return True, ""
-        return False, "the endpoint is down or refused the spans"
+        why = (witness.take() if witness is not None else None) or self.reasons.take()
+        return False, why or "the endpoint is down or refused the spans"
 
     # -- following ---------------------------------------------------------------
 
@@ -272,6 +419,21 @@ class Shipper:
                 s.refresh(names)
         return sorted(touched)
 
+    def _any_step(self) -> bool:
+        """Whether any session directory holds a step- entry (stops at the first)."""
+        try:
+            with os.scandir(self.store.sessions_dir) as sessions:
+                for d in sessions:
+                    try:
+                        with os.scandir(d.path) as files:
+                            if any(f.name.startswith("step-") for f in files):
+                                return True
+                    except OSError:
+                        continue
+        except OSError:
+            return False
+        return False
+
     async def run(self, on_ready: Callable[[], None] | None = None) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -284,10 +446,30 @@ class Shipper:
         started = time.monotonic()
         first = True
         stop_task = asyncio.ensure_future(self.stopping.wait())
+        def ready(slugs: list[str]) -> None:
+            pending = sum(len(self.due(s)) for s in slugs)
+            self.note(
+                f"following {len(self.sessions)} session(s) under {self.store.sessions_dir} ({watcher.mode}); "
+                f"{pending} turn(s) to send to {self.endpoint}; state in {self.state.path}"
+            )
+            if on_ready is not None:
+                on_ready()
+
         try:
             while not self.stopping.is_set():
                 nxt = asyncio.ensure_future(agen.__anext__())
-                done, _ = await asyncio.wait({nxt, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+                waiting = {nxt, stop_task}
+                if first:
+                    # The watcher's initial scan runs inside its first step and
+                    # yields nothing when the store holds no step yet: once the
+                    # loop is back and no batch came, the store is empty.
+                    done, _ = await asyncio.wait(waiting, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+                    if not done and not self._any_step():
+                        first = False
+                        ready([])
+                        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                else:
+                    done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
                 if nxt not in done:
                     nxt.cancel()
                     break
@@ -298,13 +480,7 @@ class Shipper:
                 slugs = self.apply(batch)
                 if first:
                     first = False
-                    pending = sum(len(self.due(s)) for s in slugs)
-                    self.note(
-                        f"following {len(self.sessions)} session(s) under {self.store.sessions_dir} ({watcher.mode}); "
-                        f"{pending} turn(s) to send to {self.endpoint}; state in {self.state.path}"
-                    )
-                    if on_ready is not None:
-                        on_ready()
+                    ready(slugs)
                 await self.send(*slugs)
         finally:
             watcher.stop()

@@ -7,10 +7,17 @@ against ~5 s for list parameters and ~1.5 s for row-wise NDJSON (no Arrow
 or pandas needed). After loading (and an optional Parquet copy), file
 access is switched off for the connection, so no query can read or write
 a file, least of all inside a store.
+
+DuckDB is also kept off the network and out of the working directory
+(which may be a store): extensions are never installed or loaded on
+demand (an install would download), and the spill directory for sorts and
+joins bigger than memory, by default ``.tmp`` in the working directory, is
+a private temporary directory removed at exit.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -47,9 +54,16 @@ def connect(tables: TableSet, parquet_dir: str | os.PathLike[str] | None = None)
     """A DuckDB connection holding every table; file access off afterwards."""
     import duckdb
 
-    con = duckdb.connect(":memory:")
-    con.execute("SET TimeZone = 'UTC'")
     tmp = tempfile.mkdtemp(prefix="crabview-sql-")
+    atexit.register(shutil.rmtree, tmp, True)
+    spill = os.path.join(tmp, "spill")
+    con = duckdb.connect(":memory:", config={
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "allow_community_extensions": False,
+        "temp_directory": spill,
+    })
+    con.execute("SET TimeZone = 'UTC'")
     try:
         for table, cols in SCHEMA.items():
             data = _encode_columns(tables.columns[table])
@@ -66,8 +80,9 @@ def connect(tables: TableSet, parquet_dir: str | os.PathLike[str] | None = None)
                 f"format = 'unstructured', columns = {{{spec}}}, maximum_object_size = {len(data) + 1024})"
             )
             os.unlink(path)
-    finally:
+    except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if parquet_dir is not None:
         out = Path(parquet_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -84,6 +99,8 @@ def run_query(con: Any, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
 
     try:
         cur = con.execute(query)
+        if cur is None:  # nothing but blanks and comments
+            raise QueryError("the query holds no SQL statement")
         if cur.description is None:
             return [], []
         names = [d[0] for d in cur.description]
