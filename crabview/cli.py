@@ -129,10 +129,31 @@ def _run_tui(store: Store, poll: bool = False, live_writer: Any = None) -> None:
     if not sys.stdout.isatty():
         _fail("the TUI needs a terminal; for scripts use `crabview ls`, `show`, `check` or `tail`")
     app = make_app(store, poll=poll, live_writer=live_writer)
-    app.run()
+    try:
+        app.run()
+    finally:
+        _restore_terminal()
     sig = getattr(app, "exit_signal", None)
     if sig:  # SIGTERM/SIGHUP: the app exited cleanly (terminal restored); say which
         sys.exit(128 + sig)
+
+
+# Whatever way the app ended (q, SIGTERM, SIGHUP, a crash): mouse tracking
+# off, bracketed paste off, cursor shown. Textual's own shutdown does this,
+# but its cursor can come back hidden: leaving the alternate screen restores
+# the cursor state saved when it was entered, and that race was seen in tmux.
+_TERMINAL_RESET = "\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?2004l\x1b[?25h"
+
+
+def _restore_terminal() -> None:
+    stream = sys.__stdout__
+    try:
+        if stream is None or not stream.isatty():
+            return
+        stream.flush()  # whatever Textual left in the buffer goes first
+        os.write(stream.fileno(), _TERMINAL_RESET.encode())
+    except (OSError, ValueError):
+        pass
 
 
 # --- ls --------------------------------------------------------------------------

@@ -109,8 +109,9 @@ def _wait(pred, timeout: float = 20.0, what: str = "") -> None:
 def test_tmux_hostile_store_no_raw_escapes_palette_literal_and_sigterm_restores(hostile, tmp_path: Path) -> None:
     require_tmux()
     session = f"crabview-hostile-{os.getpid()}"
-    pidfile = tmp_path / "pid"
-    cmd = f"echo $$ > {pidfile}; exec {sys.executable} -m crabview {hostile.root}"
+    # not exec'd: the pane stays alive after the app ends, so tmux reports
+    # the terminal state the app left (a dead pane's cursor flag is tmux's own)
+    cmd = f"{sys.executable} -m crabview {hostile.root}"
     env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(REPO)}
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "45", "sh", "-c", cmd + "; sleep 30"], check=True, env=env)
     subprocess.run(["tmux", "set-option", "-t", session, "remain-on-exit", "on"], capture_output=True)
@@ -129,7 +130,8 @@ def test_tmux_hostile_store_no_raw_escapes_palette_literal_and_sigterm_restores(
         assert _tmux("display", "-p", "-t", session, "#{pane_title}").strip() != "pwned"
         assert _tmux("display", "-p", "-t", session, "#{alternate_on}").strip() == "1"
         subprocess.run(["tmux", "send-keys", "-t", session, "Escape"], check=True)
-        pid = int(pidfile.read_text().strip())
+        shell = int(_tmux("display", "-p", "-t", session, "#{pane_pid}").strip())
+        pid = int(subprocess.run(["pgrep", "-P", str(shell)], capture_output=True, text=True).stdout.split()[0])
         os.kill(pid, signal.SIGTERM)
         _wait(lambda: _tmux("display", "-p", "-t", session, "#{alternate_on}").strip() == "0", what="alternate screen off")
         time.sleep(0.3)
