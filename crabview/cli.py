@@ -238,7 +238,7 @@ def show(session: str, root: str | None, as_json: bool, mode: str) -> None:
         _dump(d)
         return
     meta = s.meta
-    out.line(f"session {visible(s.slug)}  ({visible(str(s.path))})")
+    out.line(f"session {visible(s.slug, multiline=False)}  ({visible(str(s.path), multiline=False)})")
     if meta is not None:
         out.line(f"  agent {one_line(meta.agent)} · created by {one_line(meta.created_by)} · {one_line(meta.created_at)} · title {one_line(meta.title) or '-'}")
     out.line(f"  meta: {s.meta_status}" + (f" ({one_line(s.meta_error or '')})" if s.meta_error else "") + f" · daemon load: {s.load_status}" + ("" if s.listed else " · hidden from the daemon's listing"))
@@ -252,7 +252,7 @@ def show(session: str, root: str | None, as_json: bool, mode: str) -> None:
     out.line("")
     if mode == "replay":
         if s.archive is not None:
-            out.line(f"[archive {visible(s.archive)}]\n{visible(s.archive_text or '')}\n")
+            out.line(f"[archive {visible(s.archive, multiline=False)}]\n{visible(s.archive_text or '')}\n")
         for i in s.replay_indices:
             st = s.steps[i]
             out.line(f"── {one_line(st.name, 200)}")
