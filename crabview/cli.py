@@ -5,6 +5,7 @@ Nothing here imports Textual unless the TUI is asked for.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -614,7 +615,13 @@ def export(session: str, root: str | None, fmt: str, mode: str | None, output: s
 
 
 
+# Errors only a write can give: crabview writes nothing but its output.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
 def _os_error_message(e: OSError) -> str:
+    if e.errno in _WRITE_ERRNOS:
+        return f"cannot write the output: {e.strerror or e}"
     where = e.filename if e.filename is not None else None
     why = e.strerror or str(e)
     return f"cannot read {where}: {why}" if where is not None else f"cannot read the store: {why}"
@@ -624,12 +631,22 @@ def run() -> None:  # console-script entry point
     """``main`` with a last resort: whatever a command misses (an
     unreadable directory, a bug) ends as one line on stderr and exit 2,
     never a traceback that quotes store data."""
+    if sys.stdout is None:  # started with fd 1 closed (`crabview ls >&-`)
+        out.error("cannot write to stdout: it is closed")
+        sys.exit(2)
     try:
         main()
     except SystemExit:
         raise
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:  # the reader went away (`| head`): end quietly
+        out.silence_stdout()
+        sys.exit(1)
+    except out.OutputError as e:
+        out.error(str(e))
+        out.silence_stdout()
+        sys.exit(2)
     except OSError as e:
         out.error(_os_error_message(e))
         sys.exit(2)
