@@ -33,7 +33,10 @@ _C0 = "\x00-\x08\x0b-\x1f"  # all but tab and newline
 _C1 = "\x7f-\x9f"  # DEL and the 8-bit controls (CSI is U+009B)
 _SURROGATES = "\ud800-\udfff"
 _UNSAFE = re.compile(f"[{_C0}{_C1}{_INVISIBLE}{_SURROGATES}]")
-_UNSAFE_LINE = re.compile(f"[{_C0}\t\n{_C1}{_INVISIBLE}{_SURROGATES}]")
+# The character-class body of everything ``visible(multiline=False)``
+# touches: for other modules that build their own escaping (JSON, file names).
+UNSAFE_LINE_CLASS = f"{_C0}\t\n{_C1}{_INVISIBLE}{_SURROGATES}"
+_UNSAFE_LINE = re.compile(f"[{UNSAFE_LINE_CLASS}]")
 
 
 def _picture(m: re.Match[str]) -> str:
