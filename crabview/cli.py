@@ -50,6 +50,8 @@ def _session_target(session: str, root: str | None) -> tuple[Store, str]:
     paths all find the store's root and memory.db.
     """
     p = Path(session).expanduser()
+    if _looks_like_path(session) and not p.is_dir():
+        _fail(_path_problem(session))  # a path, not a slug: say what is wrong with it
     if p.exists() and not p.is_dir():
         _fail(f"{session}: not a session directory (it is a file; sessions are directories under sessions/)")
     if p.is_dir() and (root is None or os.sep in session or session in (".", "..")):
@@ -64,6 +66,23 @@ def _session_target(session: str, root: str | None) -> tuple[Store, str]:
     if not (store.sessions_dir / session).is_dir():
         _fail(f"no session {session!r} under {store.sessions_dir}")
     return store, session
+
+
+def _looks_like_path(arg: str) -> bool:
+    return os.sep in arg or arg in (".", "..") or arg.startswith("~")
+
+
+def _path_problem(arg: str) -> str:
+    """Why the path ``arg`` is not a session directory, naming it as typed."""
+    try:
+        st = os.stat(Path(arg).expanduser())
+    except FileNotFoundError:
+        return f"{arg}: no such file or directory"
+    except OSError as e:
+        return f"{arg}: {e.strerror or e}"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{arg}: not a session directory (it is a file; sessions are directories under sessions/)"
+    return f"{arg}: not a session directory"
 
 
 def _readable_session(store: Store, slug: str) -> None:
