@@ -353,7 +353,12 @@ def latest(agent: str, sender: str, root: str | None) -> None:
         out.line("no session", err=True)
         sys.exit(1)
     out.line(visible(slug, multiline=False))
-    if not (store.sessions_dir / slug / "meta").is_file():
+    try:
+        has_meta = (store.sessions_dir / slug / "meta").is_file()
+    except OSError as e:  # the pick stands; only the note cannot be made
+        out.line(f"note: cannot tell whether {visible(slug, multiline=False)} has a meta: {e.strerror or e}", err=True)
+        return
+    if not has_meta:
         out.line(f"note: {visible(slug, multiline=False)} has no meta: the daemon picks it, but its load returns nothing", err=True)
 
 

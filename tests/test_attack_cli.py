@@ -45,3 +45,19 @@ def test_a_symlink_loop_says_so(store: Path, tmp_path: Path, cmd: list[str]) -> 
     r = _cli(*cmd, loop, cwd=tmp_path)
     assert r.returncode == 2, (cmd, r.stderr)
     assert r.stderr.count("\n") == 1 and loop in r.stderr and "symbolic links" in r.stderr, (cmd, r.stderr)
+
+
+def test_latest_of_an_unreadable_session_still_answers(tmp_path: Path) -> None:
+    """The daemon's pick does not need the session readable; the meta note
+    must not turn a right answer into exit 2."""
+    from support.hostile import drop_dac_powers
+
+    root = build_demo(tmp_path / "root")
+    (root / "sessions" / "crab_ops_2").chmod(0)
+    try:
+        r = subprocess.run([sys.executable, "-m", "crabview", "latest", "crab", "ops", "--root", str(root)], capture_output=True,
+                           text=True, timeout=60, preexec_fn=drop_dac_powers)
+    finally:
+        (root / "sessions" / "crab_ops_2").chmod(0o755)
+    assert r.returncode == 0 and r.stdout == "crab_ops_2\n", (r.returncode, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr and "cannot tell" in r.stderr, r.stderr
