@@ -120,6 +120,15 @@ class DefaultGroup(click.Group):
             args = ["ui", *args]
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # Ctrl-C: exit 130 like any interrupted tool. click's own handling
+        # ("Aborted!", exit 1) would read as `check`'s "problems found".
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            out.line("interrupted", err=True)
+            sys.exit(130)
+
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="crabview")
