@@ -81,3 +81,35 @@ def test_each_safe_name_leads_to_its_store_file(amount) -> None:
     safe_named = [s for s in sessions if s.startswith("crab_u") and "forged_1" in s]
     assert len(safe_named) == 1 and safe_named[0] != named
     assert (mp / "sessions" / safe_named[0] / "raw" / "step-000001").read_bytes() == (a.sessions / named / "step-000001").read_bytes()
+
+
+def test_a_big_step_reads_in_one_pass(tmp_path: Path) -> None:
+    """Reading a big steps/ file chunk by chunk must not render it again per
+    chunk. Before, a rendering bigger than the per-session cache (64 MB) was
+    evicted as soon as it was made, and every 128 KB read rendered the whole
+    step anew: a 100 MB step took hours to `cat` and held the session's lock."""
+    import subprocess
+    import time
+
+    from crabview.demo import DaemonWriter
+    from crabview.store import models as m
+
+    require_fuse()
+    w = DaemonWriter(tmp_path / "root")
+    slug = w.create_session("big", "one")
+    w.append(slug, m.HistoryEntry(message=m.Message("user", [m.TextBlock("A" * 70_000_000)])))
+    w.append(slug, m.HistoryEntry(message=m.Message("user", [m.TextBlock("small")])))
+    mp = tmp_path / "mnt"
+    proc = start_foreground(w.root, mp)
+    try:
+        steps = mp / "sessions" / slug / "steps"
+        t0 = time.monotonic()
+        r = subprocess.run(["dd", f"if={steps / 'step-000001.entry.json'}", "of=/dev/null", "bs=128k"], capture_output=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert b"70000" in r.stderr  # all of it (dd: "700003xx bytes copied")
+        took = time.monotonic() - t0
+        assert took < 30, took  # a few renderings at most, not one per chunk (560 of them)
+        assert (steps / "step-000002.entry.json").read_bytes().count(b"small") == 1
+    finally:
+        stop(proc, mp)
+        force_unmount(mp)

@@ -366,7 +366,9 @@ class SessionNode:
         self._steps[st.name] = (*key, data)
         self._steps_bytes += len(data)
         if self._steps_bytes > STEP_CACHE_BYTES:  # capped: drop the oldest renderings
-            while self._steps and self._steps_bytes > STEP_CACHE_BYTES // 2:
+            # ... but never the one just made, however big: it is about to
+            # be read (evicting it made every lookup render it again).
+            while len(self._steps) > 1 and self._steps_bytes > STEP_CACHE_BYTES // 2:
                 oldest = next(iter(self._steps))
                 self._steps_bytes -= len(self._steps.pop(oldest)[4])
         return data, self.step_mtime(st)
