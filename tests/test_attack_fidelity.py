@@ -117,3 +117,24 @@ def test_tool_results_nested_to_the_depth_limit() -> None:
     for depth in range(55, 70):
         data = _nested_tool_results(depth)
         assert decode_step(data).kind == decode_step_exact(data).kind, depth
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.builds(m.Meta, _text, _text, _text, _text, _text, _ints, st.none() | _text))
+def test_meta_fast_path_agrees_with_exact_path(meta) -> None:
+    from crabview.store.decode import decode_meta
+    from crabview.store.jsonparse import JsonError, parse
+    from crabview.store.serde import match_meta
+
+    try:
+        data = encode(meta)
+    except (OverflowError, ValueError, TypeError):
+        return
+    got = decode_meta(data)
+    try:
+        exact, _ = match_meta(parse(data, strict=False))
+    except (JsonError, Exception):  # the exact path's own failures
+        exact = None
+    assert (got.meta is None) == (exact is None), (data[:200], got.error)
+    if exact is not None:
+        assert to_builtins(got.meta) == to_builtins(exact), data[:200]
