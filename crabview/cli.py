@@ -5,6 +5,7 @@ Nothing here imports Textual unless the TUI is asked for.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -50,6 +51,8 @@ def _session_target(session: str, root: str | None) -> tuple[Store, str]:
     paths all find the store's root and memory.db.
     """
     p = Path(session).expanduser()
+    if _looks_like_path(session) and not p.is_dir():
+        _fail(_path_problem(session))  # a path, not a slug: say what is wrong with it
     if p.exists() and not p.is_dir():
         _fail(f"{session}: not a session directory (it is a file; sessions are directories under sessions/)")
     if p.is_dir() and (root is None or os.sep in session or session in (".", "..")):
@@ -64,6 +67,23 @@ def _session_target(session: str, root: str | None) -> tuple[Store, str]:
     if not (store.sessions_dir / session).is_dir():
         _fail(f"no session {session!r} under {store.sessions_dir}")
     return store, session
+
+
+def _looks_like_path(arg: str) -> bool:
+    return os.sep in arg or arg in (".", "..") or arg.startswith("~")
+
+
+def _path_problem(arg: str) -> str:
+    """Why the path ``arg`` is not a session directory, naming it as typed."""
+    try:
+        st = os.stat(Path(arg).expanduser())
+    except FileNotFoundError:
+        return f"{arg}: no such file or directory"
+    except OSError as e:
+        return f"{arg}: {e.strerror or e}"
+    if not stat.S_ISDIR(st.st_mode):
+        return f"{arg}: not a session directory (it is a file; sessions are directories under sessions/)"
+    return f"{arg}: not a session directory"
 
 
 def _readable_session(store: Store, slug: str) -> None:
@@ -100,6 +120,15 @@ class DefaultGroup(click.Group):
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h", "--version")):
             args = ["ui", *args]
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # Ctrl-C: exit 130 like any interrupted tool. click's own handling
+        # ("Aborted!", exit 1) would read as `check`'s "problems found".
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            out.line("interrupted", err=True)
+            sys.exit(130)
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -273,7 +302,7 @@ def show(session: str, root: str | None, as_json: bool, mode: str) -> None:
         _dump(d)
         return
     meta = s.meta
-    out.line(f"session {visible(s.slug)}  ({visible(str(s.path))})")
+    out.line(f"session {visible(s.slug, multiline=False)}  ({visible(str(s.path), multiline=False)})")
     if meta is not None:
         out.line(f"  agent {one_line(meta.agent)} · created by {one_line(meta.created_by)} · {one_line(meta.created_at)} · title {one_line(meta.title) or '-'}")
     out.line(f"  meta: {s.meta_status}" + (f" ({one_line(s.meta_error or '')})" if s.meta_error else "") + f" · daemon load: {s.load_status}" + ("" if s.listed else " · hidden from the daemon's listing"))
@@ -287,7 +316,7 @@ def show(session: str, root: str | None, as_json: bool, mode: str) -> None:
     out.line("")
     if mode == "replay":
         if s.archive is not None:
-            out.line(f"[archive {visible(s.archive)}]\n{visible(s.archive_text or '')}\n")
+            out.line(f"[archive {visible(s.archive, multiline=False)}]\n{visible(s.archive_text or '')}\n")
         for i in s.replay_indices:
             st = s.steps[i]
             out.line(f"── {one_line(st.name, 200)}")
@@ -395,7 +424,12 @@ def latest(agent: str, sender: str, root: str | None) -> None:
         out.line("no session", err=True)
         sys.exit(1)
     out.line(visible(slug, multiline=False))
-    if not (store.sessions_dir / slug / "meta").is_file():
+    try:
+        has_meta = (store.sessions_dir / slug / "meta").is_file()
+    except OSError as e:  # the pick stands; only the note cannot be made
+        out.line(f"note: cannot tell whether {visible(slug, multiline=False)} has a meta: {e.strerror or e}", err=True)
+        return
+    if not has_meta:
         out.line(f"note: {visible(slug, multiline=False)} has no meta: the daemon picks it, but its load returns nothing", err=True)
 
 
@@ -701,7 +735,13 @@ def export(session: str, root: str | None, fmt: str, mode: str | None, output: s
 
 
 
+# Errors only a write can give: crabview writes nothing but its output.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
 def _os_error_message(e: OSError) -> str:
+    if e.errno in _WRITE_ERRNOS:
+        return f"cannot write the output: {e.strerror or e}"
     where = e.filename if e.filename is not None else None
     why = e.strerror or str(e)
     return f"cannot read {where}: {why}" if where is not None else f"cannot read the store: {why}"
@@ -863,12 +903,22 @@ def run() -> None:  # console-script entry point
     """``main`` with a last resort: whatever a command misses (an
     unreadable directory, a bug) ends as one line on stderr and exit 2,
     never a traceback that quotes store data."""
+    if sys.stdout is None:  # started with fd 1 closed (`crabview ls >&-`)
+        out.error("cannot write to stdout: it is closed")
+        sys.exit(2)
     try:
         main()
     except SystemExit:
         raise
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:  # the reader went away (`| head`): end quietly
+        out.silence_stdout()
+        sys.exit(1)
+    except out.OutputError as e:
+        out.error(str(e))
+        out.silence_stdout()
+        sys.exit(2)
     except OSError as e:
         out.error(_os_error_message(e))
         sys.exit(2)

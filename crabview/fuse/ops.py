@@ -184,13 +184,16 @@ class CrabFS(fuse.Operations):
         # reader never sees a file torn between two versions. The one
         # exception keeps `tail -f` working: a newer version that extends
         # the snapshot (append-only growth, as transcript.md grows) is
-        # adopted, since every byte already read is still true of it.
-        node = self.tree.lookup(p)
-        new = node.data if node is not None else None
-        if new is not None and new is not obj and len(new) > len(obj) and new.startswith(obj):
-            with self._lock:
-                self._handles[fi.fh] = (kind, p, new)
-            obj = new
+        # adopted, since every byte already read is still true of it. Only
+        # a read past the snapshot's end asks: reads inside it never touch
+        # the tree (no lookup, no lock, no rendering per chunk).
+        if offset + size > len(obj):
+            node = self.tree.lookup(p)
+            new = node.data if node is not None else None
+            if new is not None and new is not obj and len(new) > len(obj) and new.startswith(obj):
+                with self._lock:
+                    self._handles[fi.fh] = (kind, p, new)
+                obj = new
         return obj[offset : offset + size]
 
     def release(self, path: str, fi: Any) -> int:

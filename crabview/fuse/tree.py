@@ -19,6 +19,7 @@ version, so ``grep -r`` decodes each step once.
 from __future__ import annotations
 
 import os
+import re
 import stat as stat_mod
 import threading
 import time
@@ -28,6 +29,7 @@ from typing import Any
 
 from ..render import files as rf
 from ..store import models as m
+from ..render.safe import UNSAFE_LINE_CLASS
 from ..store.layout import TMP_MARK, find_latest_session, parse_slug, sender_slug
 from ..store.session import Session, read_file
 from ..store.store import Store
@@ -82,18 +84,29 @@ def fit_name(name: str) -> str:
     return head + tag + suffix
 
 
+_NAME_UNSAFE = re.compile(f"[/%{UNSAFE_LINE_CLASS}]")
+
+
+def _pct(m: re.Match[str]) -> str:
+    return "".join(f"%{b:02X}" for b in m.group(0).encode("utf-8", "surrogateescape" if "\udc80" <= m.group(0) <= "\udcff" else "surrogatepass"))
+
+
 def safe_component(name: str) -> str:
-    """A store-provided string as one path component: no '/', NUL, '.' or '..'."""
-    out = []
-    for ch in name:
-        if ch in "/%\x00" or ord(ch) < 0x20 or ch == "\x7f":
-            out.append(f"%{ord(ch):02X}")
-        else:
-            out.append(ch)
-    s = "".join(out)
+    """A store-provided string as one path component, by construction safe
+    to list in a terminal: '/', '%', NUL and every character
+    ``render.safe.visible`` would touch (controls, newlines, C1, DEL,
+    bidi and invisible characters, lone surrogates) are percent-encoded as
+    their UTF-8 bytes. Injective ('%' itself is encoded), so two store
+    names never share a mount name; '.' and '..' become '%2E' forms."""
+    s = _NAME_UNSAFE.sub(_pct, name) if _NAME_UNSAFE.search(name) else name
     if s in ("", ".", ".."):
         s = s.replace(".", "%2E") or "%00"
     return s
+
+
+def mount_name(name: str) -> str:
+    """The directory entry the mount shows for a store name."""
+    return fit_name(safe_component(name))
 
 
 def _node_locked(fn: Any) -> Any:
@@ -148,6 +161,8 @@ class SessionNode:
         self._steps_bytes = 0
         self._step_names: dict[str, int] = {}
         self._step_names_version = -1
+        self._raw_names: dict[str, str] = {}
+        self._raw_names_version = -1
         self._mtimes: dict[str, tuple[Any, int]] = {}
 
     # -- freshness ---------------------------------------------------------------
@@ -314,7 +329,7 @@ class SessionNode:
         if self._step_names_version != self.version:
             names: dict[str, int] = {}
             for i, st in enumerate(s.steps):
-                n = fit_name(rf.step_file_name(st))
+                n = mount_name(rf.step_file_name(st))
                 names.setdefault(n, i)
             self._step_names = names
             self._step_names_version = self.version
@@ -351,7 +366,9 @@ class SessionNode:
         self._steps[st.name] = (*key, data)
         self._steps_bytes += len(data)
         if self._steps_bytes > STEP_CACHE_BYTES:  # capped: drop the oldest renderings
-            while self._steps and self._steps_bytes > STEP_CACHE_BYTES // 2:
+            # ... but never the one just made, however big: it is about to
+            # be read (evicting it made every lookup render it again).
+            while len(self._steps) > 1 and self._steps_bytes > STEP_CACHE_BYTES // 2:
                 oldest = next(iter(self._steps))
                 self._steps_bytes -= len(self._steps.pop(oldest)[4])
         return data, self.step_mtime(st)
@@ -371,7 +388,7 @@ class SessionNode:
                         continue  # the daemon never reads it: not served
                     try:
                         if e.is_file():
-                            out.append(e.name)
+                            out.append(mount_name(e.name))
                     except OSError:
                         continue
         except OSError:
@@ -397,11 +414,23 @@ class SessionNode:
             "the mount does not serve files from outside the store\n"
         )
 
+    def _store_name(self, shown: str) -> str | None:
+        """The session directory entry that raw/ shows as ``shown``."""
+        if shown in self.names and mount_name(shown) == shown:
+            return shown
+        if self._raw_names_version != self.version:
+            self._raw_names = {mount_name(n): n for n in self.names}
+            self._raw_names_version = self.version
+        return self._raw_names.get(shown)
+
     @_node_locked
-    def raw_node(self, name: str) -> Node | None:
-        if name != "meta" and not name.startswith(RAW_PREFIX):
+    def raw_node(self, shown: str) -> Node | None:
+        if shown != "meta" and not shown.startswith(RAW_PREFIX):
             return None
-        if name not in self.names and self.revalidate(interval=MISS_INTERVAL) is not None and name not in self.names:
+        name = self._store_name(shown)
+        if name is None and self.revalidate(interval=MISS_INTERVAL) is not None:
+            name = self._store_name(shown)
+        if name is None:
             return None
         p = os.path.join(self.path, name)
         try:
@@ -439,6 +468,7 @@ class MountTree:
         self.real_root = os.path.realpath(self.root_label)
         self.readme = rf.readme_bytes(self.root_label, self.mounted_ns / 1e9)
         self.sessions: dict[str, SessionNode] = {}
+        self._slug_of: dict[str, str] = {}  # shown name -> slug
         self._sessions_key: Any = "unread"
         self._sessions_checked = -1.0
         self.sessions_version = 0
@@ -484,13 +514,19 @@ class MountTree:
             if fresh.keys() != self.sessions.keys():
                 self.sessions_version += 1
             self.sessions = fresh
+            self._slug_of = {mount_name(slug): slug for slug in fresh}
 
-    def session(self, slug: str) -> SessionNode | None:
+    def shown_name(self, slug: str) -> str:
+        """The name sessions/ shows for a session directory."""
+        return mount_name(slug)
+
+    def session(self, shown: str) -> SessionNode | None:
+        """The session that sessions/ shows as ``shown`` (its safe name)."""
         self.revalidate()
-        node = self.sessions.get(slug)
+        node = self.sessions.get(self._slug_of.get(shown, ""))
         if node is None:
             self.revalidate(interval=MISS_INTERVAL)
-            node = self.sessions.get(slug)
+            node = self.sessions.get(self._slug_of.get(shown, ""))
         if node is None or node.gone:
             return None
         return node
@@ -630,7 +666,7 @@ class MountTree:
                 return self._dir(self._sessions_mtime())
             if n == 4 and parts[3] == "latest":
                 node = self.sessions.get(slug)
-                return Node(LINK, node.dir_mtime if node else self._sessions_mtime(), target=f"../../../sessions/{slug}")
+                return Node(LINK, node.dir_mtime if node else self._sessions_mtime(), target=f"../../../sessions/{self.shown_name(slug)}")
             return None
         if top != "sessions":
             return None
@@ -676,7 +712,7 @@ class MountTree:
         if top == "sessions":
             if n == 1:
                 self.revalidate(interval=MISS_INTERVAL)
-                return [(slug, DIR) for slug, node in self.sessions.items() if not node.gone]
+                return [(self.shown_name(slug), DIR) for slug, node in self.sessions.items() if not node.gone]
             node = self.session(parts[1])
             if node is None:
                 return None

@@ -11,6 +11,7 @@ nothing.
 from __future__ import annotations
 
 import html
+import re
 from typing import TYPE_CHECKING, Any
 
 from ..store import models as m
@@ -97,6 +98,17 @@ def _header(step: "StepFile", label: str, extra: str = "") -> str:
     )
 
 
+_CLASS_UNSAFE = re.compile(r"[^a-z0-9_]")
+
+
+def _class_token(text: str) -> str:
+    """Store text as one CSS class token: only ``[a-z0-9_]``, at most 20
+    characters. Classes carry the daemon's verdict (``not-replayed``,
+    ``kind-…``), so store text must never add one (``-`` goes too, so
+    no role can spell ``role-x not-replayed``'s pieces either)."""
+    return _CLASS_UNSAFE.sub("_", text.lower()[:20]) or "_"
+
+
 def step_html(step: "StepFile", tools: ToolIndex, replayed: bool, memory: Any = None) -> str:
     v = step.value
     t = type(v)
@@ -116,7 +128,7 @@ def step_html(step: "StepFile", tools: ToolIndex, replayed: bool, memory: Any = 
         body = "".join(_block(b, tools) for b in v.message.content) or '<div class="text"><i>(empty)</i></div>'
         state = "" if replayed else '<span class="badge">not replayed</span>'
         return (
-            f'<section class="step kind-entry role-{esc(one_line(role, 20), False)}{dim}" id="{esc(step.name, False)}">'
+            f'<section class="step kind-entry role-{_class_token(role)}{dim}" id="{esc(step.name, False)}">'
             f"{_header(step, esc(role_of(step), False), notes + state)}{body}</section>"
         )
     if t is m.Compact:

@@ -23,12 +23,12 @@ from typing import Any
 
 import msgspec
 
-from .safe import _C1, _INVISIBLE
+from .safe import _C1, _INVISIBLE, _SURROGATES
 
 # json.dumps already escapes C0 controls (so \t and \n never appear raw
 # inside a string; outside strings JSON is plain ASCII). What it leaves
 # raw and we escape: DEL, C1, bidi/invisible format characters, surrogates.
-_JSON_UNSAFE = re.compile(f"[\x7f{re.escape(_C1 + _INVISIBLE)}\ud800-\udfff]")
+_JSON_UNSAFE = re.compile(f"[{_C1}{_INVISIBLE}{_SURROGATES}]")
 
 _MSGSPEC_ENCODE = msgspec.json.Encoder().encode
 _MSGSPEC_FORMAT = msgspec.json.format
@@ -38,7 +38,11 @@ DEPTH_MARK = "… deeper nesting not shown (depth cap {cap})"
 
 
 def _uescape(mt: re.Match[str]) -> str:
-    return f"\\u{ord(mt.group(0)):04x}"
+    c = ord(mt.group(0))
+    if c > 0xFFFF:  # JSON has only \\uXXXX: a character past the BMP is a surrogate pair
+        c -= 0x10000
+        return f"\\u{0xD800 + (c >> 10):04x}\\u{0xDC00 + (c & 0x3FF):04x}"
+    return f"\\u{c:04x}"
 
 
 def inert_json(text: str) -> str:

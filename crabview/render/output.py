@@ -9,6 +9,7 @@ a caller cannot forget to sanitize because there is no other door.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, TextIO
 
@@ -16,22 +17,50 @@ from .jsonenc import dumps
 from .safe import visible
 
 
-def _stream(err: bool) -> TextIO:
+class OutputError(Exception):
+    """stdout cannot be written (closed, a full disk, an I/O error): the
+    command ends with this one line and exit 2 (``cli.run``)."""
+
+
+def _stream(err: bool) -> TextIO | None:
     return sys.stderr if err else sys.stdout
 
 
 def _write(text: str, err: bool) -> None:
     s = _stream(err)
+    if s is None:  # started with the descriptor closed (`>&-`)
+        if err:
+            return  # nowhere to say it: the exit code still does
+        raise OutputError("cannot write to stdout: it is closed")
     buf = getattr(s, "buffer", None)
-    # Names that are not valid UTF-8 reach us as lone surrogates: written
-    # as \udcXX text instead of crashing the encoder.
-    if buf is not None:
-        s.flush()
-        buf.write(text.encode("utf-8", "backslashreplace"))
-        buf.flush()
-    else:  # e.g. click's test runner with a text stream
-        s.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
-        s.flush()
+    try:
+        # Names that are not valid UTF-8 reach us as lone surrogates: written
+        # as \udcXX text instead of crashing the encoder.
+        if buf is not None:
+            s.flush()
+            buf.write(text.encode("utf-8", "backslashreplace"))
+            buf.flush()
+        else:  # e.g. click's test runner with a text stream
+            s.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+            s.flush()
+    except BrokenPipeError:
+        raise  # the reader went away: the command ends quietly (click, cli.run)
+    except (OSError, ValueError) as e:  # ValueError: a stream closed under us
+        if err:
+            return
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise OutputError(f"cannot write to stdout: {why}") from None
+
+
+def silence_stdout() -> None:
+    """Point fd 1 at /dev/null, so the interpreter's final flush of what a
+    failed write left buffered neither fails nor prints "Exception ignored"."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.close(fd)
+    except OSError:
+        pass
 
 
 def safe(text: str) -> str:
@@ -73,4 +102,4 @@ def error(message: str, prefix: str = "crabview") -> None:
     _write(f"{prefix}: {visible(message, multiline=False)}\n", True)
 
 
-__all__ = ["line", "lines", "json_doc", "json_line", "data", "error", "safe"]
+__all__ = ["OutputError", "silence_stdout", "line", "lines", "json_doc", "json_line", "data", "error", "safe"]

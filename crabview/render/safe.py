@@ -2,22 +2,41 @@
 
 Every string that came out of a store goes through ``visible`` before it
 is shown: C0/C1 control characters (ESC, BEL, NUL, CSI, …) become their
-Unicode control pictures or ``\\x..`` escapes, bidi overrides and invisible
-format characters become ``<U+202E>``-style tags. Newlines and tabs stay
-(they are layout, not commands), unless ``multiline=False``.
+Unicode control pictures or ``\\x..`` escapes, bidi controls and every other
+invisible character (Unicode format characters, line/paragraph
+separators, default-ignorable code points such as the plane-14 tag
+characters used to smuggle hidden text) become ``<U+202E>``-style tags.
+Newlines and tabs stay (they are layout, not commands), unless
+``multiline=False``.
 """
 
 from __future__ import annotations
 
 import re
 
-# Bidi embeddings/overrides/isolates, zero-width and other invisible
-# format characters, line/paragraph separators, BOM.
-_INVISIBLE = "\u061c\u200b\u200c\u200d\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
-_C0 = "".join(chr(c) for c in range(0x20) if c not in (0x09, 0x0A))
-_C1 = "".join(chr(c) for c in range(0x80, 0xA0))
-_UNSAFE = re.compile(f"[{re.escape(_C0 + _C1 + _INVISIBLE)}\x7f\ud800-\udfff]")
-_UNSAFE_LINE = re.compile(f"[{re.escape(_C0 + _C1 + _INVISIBLE)}\x7f\t\n\ud800-\udfff]")
+# Invisible characters, as character-class ranges: every Unicode format
+# character (category Cf: bidi controls, zero-width characters, soft
+# hyphen, invisible operators, interlinear annotations, tag characters),
+# the line/paragraph separators (Zl, Zp) and the other default-ignorable
+# code points (Hangul fillers, Mongolian variation selectors, the whole
+# of plane 14). Kept: the emoji variation selectors U+FE00–U+FE0F, which
+# only pick a glyph's presentation. A test checks this list against the
+# Unicode database.
+_INVISIBLE = (
+    "\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u115f-\u1160"
+    "\u17b4-\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164"
+    "\ufeff\uffa0\ufff0-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e0fff"
+)
+_C0 = "\x00-\x08\x0b-\x1f"  # all but tab and newline
+_C1 = "\x7f-\x9f"  # DEL and the 8-bit controls (CSI is U+009B)
+_SURROGATES = "\ud800-\udfff"
+_UNSAFE = re.compile(f"[{_C0}{_C1}{_INVISIBLE}{_SURROGATES}]")
+# The character-class body of everything ``visible(multiline=False)``
+# touches: for other modules that build their own escaping (JSON, file names).
+UNSAFE_LINE_CLASS = f"{_C0}\t\n{_C1}{_INVISIBLE}{_SURROGATES}"
+_UNSAFE_LINE = re.compile(f"[{UNSAFE_LINE_CLASS}]")
 
 
 def _picture(m: re.Match[str]) -> str:

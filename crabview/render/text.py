@@ -226,22 +226,22 @@ def step_text(step: "StepFile", tools: ToolIndex | None = None, archive: str | N
         body = "\n\n".join(block_text(b, tools) for b in v.message.content)
         return f"{head}:\n{body}"
     if t is m.Compact:
-        text = f"compact boundary: archive {visible(v.archive_name)} (archived {visible(v.archived_at)})"
+        text = f"compact boundary: archive {visible(v.archive_name, multiline=False)} (archived {visible(v.archived_at, multiline=False)})"
         if archive is not None:
             text += "\n\n" + visible(archive)
         return text
     if t is m.LegacyCompact:
-        title = f" “{visible(v.title)}”" if v.title else ""
-        return f"legacy compact{title} (archived {visible(v.archived_at) or '?'}); inline summary, not an archive:\n\n{visible(v.compact)}"
+        title = f" “{visible(v.title, multiline=False)}”" if v.title else ""
+        return f"legacy compact{title} (archived {visible(v.archived_at, multiline=False) or '?'}); inline summary, not an archive:\n\n{visible(v.compact)}"
     if t is m.ToolStartEvent:
-        lines = [f"tool_start at {visible(v.ts)}"]
+        lines = [f"tool_start at {visible(v.ts, multiline=False)}"]
         for c in v.calls:
             lines.append(f"  {one_line(c.name)} id={one_line(c.id)} {visible(c.arguments)}")
         return "\n".join(lines)
     if t is m.DoneEvent:
         u = v.usage
         lines = [
-            f"done at {visible(v.ts)}: model {visible(v.model)}, {v.iterations} iterations, stop: {visible(v.stop_reason)}",
+            f"done at {visible(v.ts, multiline=False)}: model {visible(v.model, multiline=False)}, {v.iterations} iterations, stop: {visible(v.stop_reason, multiline=False)}",
             f"  prompt {fmt_int(u.prompt_tokens)} · completion {fmt_int(u.completion_tokens)} · total {fmt_int(u.total_tokens)}",
         ]
         reasoning = u.completion_tokens_details.reasoning_tokens if u.completion_tokens_details is not None else None

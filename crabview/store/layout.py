@@ -167,8 +167,13 @@ def resolve(path: str | os.PathLike[str] | None) -> StoreLayout:
     still name it as the user wrote it.
     """
     given = Path(path).expanduser() if path is not None else default_root()
-    if not given.exists():
-        raise StoreError(f"{given}: no such file or directory")
+    typed = os.fspath(path) if path is not None else str(given)  # Path() drops a leading ./
+    try:
+        os.stat(given)
+    except FileNotFoundError:
+        raise StoreError(f"{typed}: no such file or directory") from None
+    except OSError as e:  # a symlink loop, a name too long, a component not a directory
+        raise StoreError(f"{typed}: {e.strerror or e}") from None
     if not given.is_dir():
         raise StoreError(f"{given}: not a directory")
     if not os.access(given, os.R_OK | os.X_OK):
