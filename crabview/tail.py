@@ -16,7 +16,7 @@ from typing import Any, Callable, TextIO
 
 from .progress import Progress
 from .render.jsonenc import dumps
-from .render.output import safe
+from .render import output
 from .render.safe import one_line, visible
 from .render.text import KIND_GLYPH, ToolIndex, step_json, summary
 from .store import models as m
@@ -124,22 +124,19 @@ class Tailer:
             indices = [i for i in indices if s.steps[i].name not in shown]
         if not indices:
             return
-        # every row passes the output boundary, whatever built it
-        self.out.write("".join(safe(self.line(s, i, rewritten)) + "\n" for i in indices))
-        self.out.flush()
+        # every row passes the CLI's one output door, whatever built it
+        output.lines([self.line(s, i, rewritten) for i in indices], stream=self.out)
         shown.update(s.steps[i].name for i in indices)
         self.printed += len(indices)
 
     def note(self, text: str) -> None:
-        self.err.write(f"crabview tail: {visible(text, multiline=False)}\n")
-        self.err.flush()
+        output.lines([f"crabview tail: {visible(text, multiline=False)}"], err=True, stream=self.err)
 
     def store_event(self, e: StoreReplaced, mode: str = "") -> None:
         text = STORE_NOTES.get(e.state, "store {path}: " + e.state).format(path=e.path)
         self.note(text + (f"; watching by {mode}" if mode else ""))
         if self.as_json:
-            self.out.write(dumps({"event": "store_replaced", "state": e.state, "path": e.path, "reason": e.reason}) + "\n")
-            self.out.flush()
+            output.lines([dumps({"event": "store_replaced", "state": e.state, "path": e.path, "reason": e.reason})], stream=self.out)
 
     def initial(self, slugs: list[str], n: int, single: bool = False) -> None:
         """The last ``n`` steps: of the session in load order, or of the store by file time."""

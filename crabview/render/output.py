@@ -26,8 +26,8 @@ def _stream(err: bool) -> TextIO | None:
     return sys.stderr if err else sys.stdout
 
 
-def _write(text: str, err: bool) -> None:
-    s = _stream(err)
+def _write(text: str, err: bool, stream: TextIO | None = None) -> None:
+    s = stream if stream is not None else _stream(err)
     if s is None:  # started with the descriptor closed (`>&-`)
         if err:
             return  # nowhere to say it: the exit code still does
@@ -74,10 +74,11 @@ def line(text: str = "", err: bool = False) -> None:
     _write(visible(text) + "\n", err)
 
 
-def lines(texts: list[str], err: bool = False) -> None:
-    """Print many lines in one write (tail's batches)."""
+def lines(texts: list[str], err: bool = False, stream: TextIO | None = None) -> None:
+    """Print many lines in one write (tail's batches); ``stream``: another
+    text stream than stdout/stderr (tail's, injectable for tests)."""
     if texts:
-        _write("".join(visible(t) + "\n" for t in texts), err)
+        _write("".join(visible(t) + "\n" for t in texts), err, stream)
 
 
 def json_doc(value: Any, indent: int | None = 2) -> None:
