@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator
 
 import msgspec
 
@@ -181,4 +181,105 @@ def pretty(value: Any, indent: int | None = 2, max_depth: int = 200, max_chars: 
     return inert_json(text)
 
 
-__all__ = ["inert_json", "dumps", "pretty", "encode_iterative", "DEPTH_MARK"]
+# --- streaming documents -------------------------------------------------------------
+
+
+class StreamList:
+    """A JSON array whose items come from an iterator, encoded as they come."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: Iterable[Any]):
+        self.items = items
+
+
+class StreamObject:
+    """A JSON object whose (key, value) pairs come from an iterator; a
+    value may itself be a StreamList, StreamObject or Deferred."""
+
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs: Iterable[tuple[str, Any]]):
+        self.pairs = pairs
+
+
+class Deferred:
+    """A value computed when the encoder reaches it (a count known only
+    after the streamed parts before it)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]):
+        self.make = make
+
+
+_STREAMED = (StreamList, StreamObject)
+
+
+def _indented(text: str, pad: str) -> str:
+    # JSON strings hold no raw newline, so every newline is layout
+    return text.replace("\n", "\n" + pad) if pad else text
+
+
+def iter_dumps(value: Any, indent: int | None = None) -> Iterator[str]:
+    """``dumps(value, indent)`` in pieces, byte for byte: StreamList and
+    StreamObject parts are encoded one item at a time, so a document of any
+    length is written with the memory of its largest item.
+
+    An explicit stack over the stream wrappers (our own, a few levels);
+    plain values go whole through ``dumps``, so the layout is msgspec's.
+    """
+    if isinstance(value, Deferred):
+        value = value.make()
+    if not isinstance(value, _STREAMED):
+        yield dumps(value, indent)
+        return
+    item_sep, key_sep = ",", (":" if indent is None else ": ")
+
+    def nl(depth: int) -> str:
+        return "\n" + " " * (indent * depth) if indent else ""
+
+    # entries: [iterator, is_obj, depth, first]
+    stack: list[list[Any]] = []
+
+    def open_streamed(v: Any, depth: int) -> Iterator[str]:
+        is_obj = isinstance(v, StreamObject)
+        it = iter(v.pairs if is_obj else v.items)
+        stack.append([it, is_obj, depth + 1, True])
+        return iter(("{" if is_obj else "[",))
+
+    head = open_streamed(value, 0)
+    pending = next(head)  # the opening bracket waits: an empty container is "[]"/"{}"
+    while stack:
+        top = stack[-1]
+        it, is_obj, depth, first = top
+        try:
+            nxt = next(it)
+        except StopIteration:
+            stack.pop()
+            if first:
+                yield pending + ("}" if is_obj else "]")
+            else:
+                yield nl(depth - 1) + ("}" if is_obj else "]")
+            pending = ""
+            continue
+        piece = pending + ("" if first else item_sep) + nl(depth)
+        pending = ""
+        top[3] = False
+        if is_obj:
+            k, v = nxt
+            piece += dumps(k if isinstance(k, str) else str(k)) + key_sep
+        else:
+            v = nxt
+        if isinstance(v, Deferred):
+            v = v.make()
+        if isinstance(v, _STREAMED):
+            yield piece
+            pending = next(open_streamed(v, depth))
+            continue
+        yield piece + _indented(dumps(v, indent), " " * (indent * depth) if indent else "")
+    if pending:
+        yield pending
+
+
+__all__ = ["inert_json", "dumps", "pretty", "encode_iterative", "iter_dumps", "StreamList", "StreamObject", "Deferred", "DEPTH_MARK"]
