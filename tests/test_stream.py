@@ -243,3 +243,23 @@ def test_iter_dumps_yields_one_piece_per_streamed_item() -> None:
             break
     assert made == [0, 1, 2]  # the rest is not rendered yet
     assert text.startswith('{\n  "a": 1,\n  "steps": [\n    {\n      "i": 0\n    },')
+
+
+def test_a_lazy_session_streams_the_same_bytes(long_store: tuple[Path, str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session past the lazy threshold keeps no values in memory; the
+    streamed renderings read them back a batch ahead (``read_ahead``) and
+    must write what the fully loaded session renders."""
+    import crabview.store.session as session_mod
+
+    root = long_store[0]
+    want = _whole_documents(root)  # loaded whole: every value in memory
+    monkeypatch.setattr(session_mod, "LAZY_THRESHOLD", 100)
+    s = Store.open(str(root)).load_session(long_store[1])
+    lazy = sum(st.stored is session_mod.LAZY for st in s.steps)
+    assert lazy > len(s.steps) // 2  # the lazy path is the one taken
+    runner = CliRunner()
+    for args, doc in want.items():
+        *cmd, slug = args
+        got = runner.invoke(main, [*cmd, "--root", str(root), slug])
+        assert got.exit_code == 0, (args, got.output)
+        assert got.stdout_bytes == doc, args

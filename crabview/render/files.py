@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from ..store import models as m
 from ..store.decode import SALVAGE_DEPTH, position, salvage
+from ..store.session import read_ahead
 from .jsonenc import dumps, inert_json, pretty
 from .safe import one_line, visible
 from .text import iter_replay_jsonl, iter_session_markdown, step_json, value_builtins
@@ -61,7 +62,7 @@ def replay_bytes(s: "Session") -> bytes:
 
 def iter_steps_jsonl(s: "Session") -> Iterator[str]:
     """Every step file with its verdict, one ``step_json`` object per line."""
-    for i, st in enumerate(s.steps):
+    for i, st in read_ahead(s.steps):
         yield json_text(step_json(st, s, i), indent=None) + "\n"
 
 

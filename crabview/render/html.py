@@ -14,6 +14,7 @@ import html
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ..store import models as m
+from ..store.session import read_ahead
 from .jsonenc import pretty
 from .safe import one_line, visible
 from .text import RENDER_CAP, KIND_GLYPH, ToolIndex, content_text, result_name, role_of, summary
@@ -196,12 +197,12 @@ def _html_lines(s: "Session", replay_only: bool) -> Iterator[str]:
                 f'<div class="divider replay">replayed archive <code>{esc(one_line(s.archive, 120))}</code></div>'
                 f'<section class="step compact"><div class="text">{esc(s.archive_text or "")}</div></section>'
             )
-        for i in s.replay_indices:
-            yield step_html(s.steps[i], tools, True, s.memory)
+        for _i, st in read_ahead(s.steps, s.replay_indices):
+            yield step_html(st, tools, True, s.memory)
     else:
         if start > 0:
             yield f'<div class="divider">not replayed: before the last compact boundary, <code>{esc(s.steps[start].name, False)}</code></div>'
-        for i, st in enumerate(s.steps):
+        for i, st in read_ahead(s.steps):
             if i == start and start > 0:
                 yield '<div class="divider replay">replayed from here</div>'
             replayed = s.is_replayed(i) or (st.kind != m.KIND_ENTRY and i >= start and s.load_status == "ok")

@@ -14,7 +14,7 @@ import msgspec
 
 from ..store import models as m
 from ..store.layout import step_number
-from ..store.session import LAZY
+from ..store.session import LAZY, read_ahead
 from .jsonenc import StreamList, StreamObject, dumps, pretty
 from .safe import one_line, visible
 
@@ -310,11 +310,7 @@ def session_json_fields(s: "Session", steps: Any) -> Iterator[tuple[str, Any]]:
 def iter_step_json(s: "Session", replay_only: bool = False) -> Iterator[dict[str, Any]]:
     """One ``step_json`` per step file (only the replayed ones with
     ``replay_only``), made as they are asked for."""
-    if replay_only:
-        for i in s.replay_indices:
-            yield step_json(s.steps[i], s, i)
-        return
-    for i, st in enumerate(s.steps):
+    for i, st in read_ahead(s.steps, s.replay_indices if replay_only else None):
         yield step_json(st, s, i)
 
 
@@ -444,15 +440,15 @@ def _markdown_parts(s: "Session", replay_only: bool = False) -> Iterator[str]:
         if s.archive is not None:
             found = "" if s.archive_found else " (missing from memory.db: the daemon injects this placeholder)"
             yield f"## archive {_code(s.archive)}{found}\n\n{_quote(_md(s.archive_text or ''))}\n"
-        for i in s.replay_indices:
-            yield step_markdown(s.steps[i], tools)
+        for _i, st in read_ahead(s.steps, s.replay_indices):
+            yield step_markdown(st, tools)
             yield ""
         return
     yield (
         "Every step file in the daemon's load order. A resume replays only the entries after the "
         "last compact boundary (═), prepending its archive; unparsable steps (✗) are skipped.\n"
     )
-    for st in s.steps:
+    for _i, st in read_ahead(s.steps):
         archive_text = None
         v = st.stored  # compacts are always in memory (never LAZY)
         if type(v) is m.Compact and s.memory is not None:
@@ -489,8 +485,7 @@ def iter_replay_jsonl(s: "Session") -> Iterator[str]:
     (or its placeholder), then entries."""
     if s.archive is not None:
         yield dumps({"archive": s.archive, "found": bool(s.archive_found), "content": s.archive_text}) + "\n"
-    for i in s.replay_indices:
-        st = s.steps[i]
+    for _i, st in read_ahead(s.steps, s.replay_indices):
         yield dumps({"file": st.name, "entry": msgspec.to_builtins(st.value)}) + "\n"
 
 
