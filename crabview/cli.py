@@ -312,6 +312,8 @@ def _check_json(store: Store, store_problems: list[Any], problems: list[Any]) ->
     from .render.text import session_json_stream
 
     with Progress("checking sessions") as progress:
+        if sys.stdout.isatty():  # the document itself shows the progress there; a line would cut into it
+            progress.enabled = False
 
         def sessions() -> Any:
             for s in store.iter_sessions(progress):

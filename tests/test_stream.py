@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from crabview.cli import main
 from crabview.demo import DaemonWriter, turn
 from crabview.render import files as rf
+from crabview.render import jsonenc
 from crabview.render.html import session_html
 from crabview.render.jsonenc import Deferred, StreamList, StreamObject, dumps, iter_dumps
 from crabview.render.text import session_json
@@ -212,7 +213,7 @@ def _streamable(depth: int = 0) -> st.SearchStrategy[Any]:
     if depth >= 3:
         return leaf
     inner = st.deferred(lambda: _streamable(depth + 1))
-    lists = st.lists(inner, max_size=5).map(lambda xs: ([x[0] for x in xs], StreamList(iter([x[1] for x in xs]))))
+    lists = st.lists(inner, max_size=7).map(lambda xs: ([x[0] for x in xs], StreamList(iter([x[1] for x in xs]))))
     objs = st.dictionaries(st.text(max_size=6), inner, max_size=5).map(
         lambda d: ({k: v[0] for k, v in d.items()}, StreamObject(iter([(k, v[1]) for k, v in d.items()])))
     )
@@ -220,18 +221,23 @@ def _streamable(depth: int = 0) -> st.SearchStrategy[Any]:
     return st.one_of(leaf, lists, objs, deferred)
 
 
-@settings(max_examples=300, deadline=None)
-@given(_streamable(), st.sampled_from([None, 2, 4]))
-def test_iter_dumps_joins_to_dumps(pair: tuple[Any, Any], indent: int | None) -> None:
+@settings(max_examples=400, deadline=None)
+@given(_streamable(), st.sampled_from([None, 2, 4]), st.sampled_from([1, 2, 3, 128]))
+def test_iter_dumps_joins_to_dumps(pair: tuple[Any, Any], indent: int | None, batch: int) -> None:
     plain, streamed = pair
-    assert "".join(iter_dumps(streamed, indent)) == dumps(plain, indent)
+    saved = jsonenc.STREAM_BATCH
+    jsonenc.STREAM_BATCH = batch  # batches that end inside, at and past a list's end
+    try:
+        assert "".join(iter_dumps(streamed, indent)) == dumps(plain, indent)
+    finally:
+        jsonenc.STREAM_BATCH = saved
 
 
-def test_iter_dumps_yields_one_piece_per_streamed_item() -> None:
+def test_iter_dumps_renders_a_batch_at_a_time() -> None:
     made: list[int] = []
 
     def items() -> Any:
-        for i in range(5):
+        for i in range(1000):
             made.append(i)
             yield {"i": i}
 
@@ -239,10 +245,13 @@ def test_iter_dumps_yields_one_piece_per_streamed_item() -> None:
     text = ""
     for piece in pieces:
         text += piece
-        if '"i": 2' in text:
+        if '"i": 0' in text:
             break
-    assert made == [0, 1, 2]  # the rest is not rendered yet
+    assert made == list(range(jsonenc.STREAM_BATCH))  # the rest is not rendered yet
     assert text.startswith('{\n  "a": 1,\n  "steps": [\n    {\n      "i": 0\n    },')
+    rest = "".join(pieces)
+    assert len(made) == 1000
+    assert json.loads(text + rest) == {"a": 1, "steps": [{"i": i} for i in range(1000)]}
 
 
 def test_a_lazy_session_streams_the_same_bytes(long_store: tuple[Path, str, str], monkeypatch: pytest.MonkeyPatch) -> None:
