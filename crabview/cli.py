@@ -12,7 +12,7 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Iterable, Iterator, NoReturn
 
 import click
 from rich.cells import cell_len
@@ -288,18 +288,14 @@ def _pad(text: str, width: int) -> str:
 @click.option("--replay", "mode", flag_value="replay", help="Only what the daemon would replay.")
 def show(session: str, root: str | None, as_json: bool, mode: str) -> None:
     """Show one session: every step with the daemon's verdict, or just the replay."""
-    from .render.text import ToolIndex, session_json, step_text, summary
+    from .render.text import ToolIndex, session_json_stream, step_text, summary
 
     store, slug = _session_target(session, root)
     _readable_session(store, slug)
     s = store.load_session(slug)
     if as_json:
-        d = session_json(s)
-        if mode == "replay":
-            keep = set(d["replay_files"])
-            d["steps"] = [st for st in d["steps"] if st["file"] in keep]
-            d["archive_content"] = s.archive_text
-        _dump(d)
+        # written step by step as it is encoded: memory stays the load's
+        out.json_stream(session_json_stream(s, replay_only=(mode == "replay")))
         return
     meta = s.meta
     out.line(f"session {visible(s.slug, multiline=False)}  ({visible(str(s.path), multiline=False)})")
@@ -360,40 +356,21 @@ def check(target: str | None, as_json: bool, fail_on: str) -> None:
     Exit 0 when nothing reaches --fail-on (default warning: info-only
     findings exit 0), 1 when something does, 2 when the root is unreadable.
     """
-    from .render.text import session_json
     from .store.problems import SEVERITIES, at_least
 
     store = _open_store(target)
-    sessions: dict[str, Any] = {}
     problems: list[Any] = []
     store_problems = store.store_problems()
-    with Progress("checking sessions") as progress:
-        for s in store.iter_sessions(progress):
-            if as_json:
-                sessions[s.slug] = session_json(s)
-            problems.extend(s.problems)
-    problems = store_problems + problems
-    counts = {sev: 0 for sev in SEVERITIES}
-    for p in problems:
-        counts[p.severity] = counts.get(p.severity, 0) + 1
-    failing = sum(1 for p in problems if at_least(p.severity, fail_on))
-    if as_json:
-        import msgspec
-
-        _dump(
-            {
-                "root": str(store.layout.root) if store.layout.root else None,
-                "sessions_dir": str(store.sessions_dir),
-                "memory": {"status": store.memory.status, "error": store.memory.error, "entries": len(store.memory.entries)},
-                "store_problems": [msgspec.to_builtins(p) for p in store_problems],
-                "sessions": sessions,
-                "problem_count": len(problems),
-                "severity_counts": counts,
-                "fail_on": fail_on,
-                "failing": failing,
-            }
-        )
+    if as_json:  # streamed: each session loaded, written and let go of in turn
+        _check_json(store, store_problems, problems, fail_on)
     else:
+        with Progress("checking sessions") as progress:
+            for s in store.iter_sessions(progress):
+                problems.extend(s.problems)
+    problems = store_problems + problems
+    counts = _severity_counts(problems)
+    failing = sum(1 for p in problems if at_least(p.severity, fail_on))
+    if not as_json:
         marks = {"error": "ERROR", "warning": "warning", "info": "info"}
         for p in problems:
             where = "/".join(x for x in (p.slug, p.file) if x)
@@ -407,6 +384,52 @@ def check(target: str | None, as_json: bool, fail_on: str) -> None:
             err=True,
         )
     sys.exit(1 if failing else 0)
+
+
+def _severity_counts(problems: list[Any]) -> dict[str, int]:
+    from .store.problems import SEVERITIES
+
+    counts = {sev: 0 for sev in SEVERITIES}
+    for p in problems:
+        counts[p.severity] = counts.get(p.severity, 0) + 1
+    return counts
+
+
+def _check_json(store: Store, store_problems: list[Any], problems: list[Any], fail_on: str) -> None:
+    """``check --json``, streamed: each session is loaded, encoded and let
+    go of in turn; ``problems`` collects the sessions' problems."""
+    import msgspec
+
+    from .render.jsonenc import Deferred, StreamObject
+    from .render.text import session_json_stream
+    from .store.problems import at_least
+
+    with Progress("checking sessions") as progress:
+        if sys.stdout.isatty():  # the document itself shows the progress there; a line would cut into it
+            progress.enabled = False
+
+        def sessions() -> Any:
+            for s in store.iter_sessions(progress):
+                problems.extend(s.problems)
+                yield s.slug, session_json_stream(s)
+
+        out.json_stream(
+            StreamObject(
+                iter(
+                    [
+                        ("root", str(store.layout.root) if store.layout.root else None),
+                        ("sessions_dir", str(store.sessions_dir)),
+                        ("memory", {"status": store.memory.status, "error": store.memory.error, "entries": len(store.memory.entries)}),
+                        ("store_problems", [msgspec.to_builtins(p) for p in store_problems]),
+                        ("sessions", StreamObject(sessions())),
+                        ("problem_count", Deferred(lambda: len(store_problems) + len(problems))),
+                        ("severity_counts", Deferred(lambda: _severity_counts(store_problems + problems))),
+                        ("fail_on", fail_on),
+                        ("failing", Deferred(lambda: sum(1 for p in store_problems + problems if at_least(p.severity, fail_on)))),
+                    ]
+                )
+            )
+        )
 
 
 # --- latest / archives ------------------------------------------------------------------
@@ -644,8 +667,9 @@ def _refuse_store_target(output: str, out_path: Path, dirs: list[Path], st: os.s
         _fail(f"{output}: refusing to write: it is the same file as one in the store being inspected (a hard link or symlink to it)")
 
 
-def _write_export(output: str, out_path: Path, blob: bytes, dirs: list[Path]) -> None:
-    """Write ``blob`` to ``out_path`` unless that is a store file.
+def _write_export(output: str, out_path: Path, blobs: Iterable[bytes], dirs: list[Path]) -> int:
+    """Write ``blobs`` to ``out_path`` unless that is a store file; the
+    number of bytes written.
 
     The file is opened without truncating, then checked by its open
     handle (device and inode), so a link swapped in between the check
@@ -668,14 +692,33 @@ def _write_export(output: str, out_path: Path, blob: bytes, dirs: list[Path]) ->
             _fail(f"{output}: refusing to write: it is the same file as one in the store being inspected")
         if stat.S_ISREG(fst.st_mode):
             os.ftruncate(fd, 0)
-        view = memoryview(blob)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
+        size = 0
+        for blob in _batched(blobs):
+            view = memoryview(blob)
+            size += len(view)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
     except OSError as e:
         _fail(f"{output}: {e.strerror or e}")
     finally:
         os.close(fd)
+    return size
+
+
+def _batched(blobs: Iterable[bytes], size: int = 1 << 16) -> Iterator[bytes]:
+    """Pieces joined into writes of about ``size`` bytes."""
+    batch: list[bytes] = []
+    n = 0
+    for b in blobs:
+        batch.append(b)
+        n += len(b)
+        if n >= size:
+            yield b"".join(batch)
+            batch.clear()
+            n = 0
+    if batch:
+        yield b"".join(batch)
 
 
 @main.command()
@@ -713,25 +756,29 @@ def export(session: str, root: str | None, fmt: str, mode: str | None, output: s
         why = s.load_error or s.meta_error or f"meta {s.meta_status}"
         _fail(f"{slug}: nothing to export: the daemon's load of this session fails ({why}); "
               "`--format jsonl --all` lists every step with its verdict", 1)
+    # the renderings come in pieces, one step at a time, and are written as
+    # they come: memory stays the load's, whatever the session's length
+    pieces: Iterable[str]
     if fmt == "md":
-        blob = rf.transcript_bytes(s, replay_only=(mode == "replay"))
+        pieces = rf.iter_transcript(s, replay_only=(mode == "replay"))
     elif fmt == "jsonl":
-        blob = rf.replay_bytes(s) if mode == "replay" else rf.steps_jsonl_bytes(s)
+        pieces = rf.iter_replay(s) if mode == "replay" else rf.iter_steps_jsonl(s)
     elif fmt == "otlp":
         try:
             from .data.otlp import otlp_bytes
         except ImportError as e:  # pragma: no cover - an install without the [data] extra
             _fail(f"--format otlp needs {e.name}: pip install 'crabview[data]'")
-        blob = otlp_bytes(store, [s], with_content=with_content)
+        # one OTLP request document, ASCII-only JSON: whole, not streamed
+        pieces = [otlp_bytes(store, [s], with_content=with_content).decode("ascii")]
     else:
-        from .render.html import session_html
+        from .render.html import iter_session_html
 
-        blob = rf.to_bytes(session_html(s, replay_only=(mode == "replay")))
+        pieces = iter_session_html(s, replay_only=(mode == "replay"))
     if output is None or out_path is None:
-        out.data(blob)
+        out.data_stream(pieces)
         return
-    _write_export(output, out_path, blob, dirs)
-    out.line(f"wrote {len(blob):,} bytes to {visible(str(out_path), multiline=False)}", err=True)
+    size = _write_export(output, out_path, (rf.to_bytes(p) for p in pieces), dirs)
+    out.line(f"wrote {size:,} bytes to {visible(str(out_path), multiline=False)}", err=True)
 
 
 

@@ -14,13 +14,14 @@ decodes to the same values and shows nothing raw in a terminal.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ..store import models as m
 from ..store.decode import SALVAGE_DEPTH, position, salvage
+from ..store.session import read_ahead
 from .jsonenc import dumps, inert_json, pretty
 from .safe import one_line, visible
-from .text import replay_jsonl, session_markdown, step_json, value_builtins
+from .text import iter_replay_jsonl, iter_session_markdown, step_json, value_builtins
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..store.problems import Problem
@@ -39,17 +40,34 @@ def to_bytes(text: str) -> bytes:
 # --- session-level files -------------------------------------------------------
 
 
+# The iter_* functions give a file's text in pieces, one step at a time,
+# for streaming (``export``); the *_bytes functions are their joins.
+
+
+def iter_transcript(s: "Session", replay_only: bool = False) -> Iterator[str]:
+    return iter_session_markdown(s, replay_only=replay_only)
+
+
 def transcript_bytes(s: "Session", replay_only: bool = False) -> bytes:
-    return to_bytes(session_markdown(s, replay_only=replay_only))
+    return to_bytes("".join(iter_transcript(s, replay_only)))
+
+
+def iter_replay(s: "Session") -> Iterator[str]:
+    return (inert_json(line) for line in iter_replay_jsonl(s))
 
 
 def replay_bytes(s: "Session") -> bytes:
-    return to_bytes(inert_json(replay_jsonl(s)))
+    return to_bytes("".join(iter_replay(s)))
+
+
+def iter_steps_jsonl(s: "Session") -> Iterator[str]:
+    """Every step file with its verdict, one ``step_json`` object per line."""
+    for i, st in read_ahead(s.steps):
+        yield json_text(step_json(st, s, i), indent=None) + "\n"
 
 
 def steps_jsonl_bytes(s: "Session") -> bytes:
-    """Every step file with its verdict, one ``step_json`` object per line."""
-    return to_bytes("".join(json_text(step_json(st, s, i), indent=None) + "\n" for i, st in enumerate(s.steps)))
+    return to_bytes("".join(iter_steps_jsonl(s)))
 
 
 def meta_json_bytes(s: "Session") -> bytes:
@@ -256,8 +274,11 @@ __all__ = [
     "inert_json",
     "json_text",
     "to_bytes",
+    "iter_transcript",
     "transcript_bytes",
+    "iter_replay",
     "replay_bytes",
+    "iter_steps_jsonl",
     "steps_jsonl_bytes",
     "meta_json_bytes",
     "meta_error_bytes",

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import html
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ..store import models as m
+from ..store.session import read_ahead
 from .jsonenc import pretty
 from .safe import one_line, visible
 from .text import RENDER_CAP, KIND_GLYPH, ToolIndex, content_text, result_name, role_of, summary
@@ -160,11 +161,10 @@ def step_html(step: "StepFile", tools: ToolIndex, replayed: bool, memory: Any = 
     )
 
 
-def session_html(s: "Session", replay_only: bool = False) -> str:
-    """The whole session (or only what the daemon replays) as one HTML page."""
+def _html_lines(s: "Session", replay_only: bool) -> Iterator[str]:
     meta = s.meta
     title = one_line(meta.title, 200) if meta and meta.title else s.slug
-    out = [
+    yield from (
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -173,16 +173,16 @@ def session_html(s: "Session", replay_only: bool = False) -> str:
         f"<h1>{esc(title, False)}</h1>",
         '<ul class="facts">',
         f"<li>session <code>{esc(s.slug, False)}</code></li>",
-    ]
+    )
     if meta:
-        out.append(
+        yield (
             f"<li>agent {esc(one_line(meta.agent), False)} · created by {esc(one_line(meta.created_by), False)}"
             f" · created {esc(one_line(meta.created_at), False)}</li>"
         )
     load = f" ({esc(one_line(s.load_error or '', 300), False)})" if s.load_error else ""
-    out.append(f"<li>meta: {esc(s.meta_status)} · daemon load: {esc(s.load_status)}{load}</li>")
+    yield f"<li>meta: {esc(s.meta_status)} · daemon load: {esc(s.load_status)}{load}</li>"
     c = s.kind_counts()
-    out.append(
+    yield (
         f"<li>steps: {len(s.steps)} ({c['entry']} entries, {c['event']} events, {c['compact'] + c['legacy_compact']} compacts, "
         f"{c['unparsable']} unparsable, {c['unreadable']} unreadable) · next step {s.next_step}</li>"
     )
@@ -190,34 +190,44 @@ def session_html(s: "Session", replay_only: bool = False) -> str:
         found = {True: "found in memory.db", False: '<span class="missing">MISSING from memory.db</span>', None: "legacy compact, no archive"}[
             s.archive_found
         ]
-        out.append(
+        yield (
             f"<li>replay starts at <a href=\"#{esc(s.boundary.name, False)}\"><code>{esc(s.boundary.name, False)}</code></a>; "
             f"archive <code>{esc(s.archive or '-', False)}</code> ({found})</li>"
         )
-    out.append("</ul>")
+    yield "</ul>"
     if s.problems:
-        out.append(f'<div class="problems"><h2>{len(s.problems)} problem{"s" if len(s.problems) != 1 else ""}</h2><ul>')
+        yield f'<div class="problems"><h2>{len(s.problems)} problem{"s" if len(s.problems) != 1 else ""}</h2><ul>'
         for p in s.problems:
             where = f" <code>{esc(p.file, False)}</code>" if p.file else ""
-            out.append(f'<li class="{esc(p.severity)}"><b>{esc(p.code)}</b>{where} {esc(one_line(p.reason, 400), False)}</li>')
-        out.append("</ul></div>")
+            yield f'<li class="{esc(p.severity)}"><b>{esc(p.code)}</b>{where} {esc(one_line(p.reason, 400), False)}</li>'
+        yield "</ul></div>"
     tools = ToolIndex(s.steps)
     start = s.replay_start
     if replay_only:
         if s.archive is not None:
-            out.append(
+            yield (
                 f'<div class="divider replay">replayed archive <code>{esc(one_line(s.archive, 120))}</code></div>'
                 f'<section class="step compact"><div class="text">{esc(s.archive_text or "")}</div></section>'
             )
-        for i in s.replay_indices:
-            out.append(step_html(s.steps[i], tools, True, s.memory))
+        for _i, st in read_ahead(s.steps, s.replay_indices):
+            yield step_html(st, tools, True, s.memory)
     else:
         if start > 0:
-            out.append(f'<div class="divider">not replayed: before the last compact boundary, <code>{esc(s.steps[start].name, False)}</code></div>')
-        for i, st in enumerate(s.steps):
+            yield f'<div class="divider">not replayed: before the last compact boundary, <code>{esc(s.steps[start].name, False)}</code></div>'
+        for i, st in read_ahead(s.steps):
             if i == start and start > 0:
-                out.append('<div class="divider replay">replayed from here</div>')
+                yield '<div class="divider replay">replayed from here</div>'
             replayed = s.is_replayed(i) or (st.kind != m.KIND_ENTRY and i >= start and s.load_status == "ok")
-            out.append(step_html(st, tools, replayed, s.memory))
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
+            yield step_html(st, tools, replayed, s.memory)
+    yield "</body></html>"
+
+
+def iter_session_html(s: "Session", replay_only: bool = False) -> Iterator[str]:
+    """``session_html`` in pieces, one step at a time (their join is it)."""
+    for line in _html_lines(s, replay_only):
+        yield line + "\n"
+
+
+def session_html(s: "Session", replay_only: bool = False) -> str:
+    """The whole session (or only what the daemon replays) as one HTML page."""
+    return "".join(iter_session_html(s, replay_only))

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, TextIO
+from typing import Any, Iterable, TextIO
 
-from .jsonenc import dumps
+from .jsonenc import dumps, iter_dumps
 from .safe import visible
 
 
@@ -26,7 +26,22 @@ def _stream(err: bool) -> TextIO | None:
     return sys.stderr if err else sys.stdout
 
 
+# What a command ends with when the reader of its stdout goes away (``| head``):
+# the shell's code for a process ended by SIGPIPE, and no message.
+EXIT_BROKEN_PIPE = 141
+
+
 def _write(text: str, err: bool, stream: TextIO | None = None) -> None:
+    try:
+        _write_now(text, err, stream)
+    except BrokenPipeError:
+        if err:
+            return  # nowhere to say it
+        silence_stdout()
+        raise SystemExit(EXIT_BROKEN_PIPE) from None
+
+
+def _write_now(text: str, err: bool, stream: TextIO | None) -> None:
     s = stream if stream is not None else _stream(err)
     if s is None:  # started with the descriptor closed (`>&-`)
         if err:
@@ -44,7 +59,7 @@ def _write(text: str, err: bool, stream: TextIO | None = None) -> None:
             s.write(text.encode("utf-8", "backslashreplace").decode("utf-8"))
             s.flush()
     except BrokenPipeError:
-        raise  # the reader went away: the command ends quietly (click, cli.run)
+        raise  # the reader went away: _write ends the command quietly (exit 141)
     except (OSError, ValueError) as e:  # ValueError: a stream closed under us
         if err:
             return
@@ -86,6 +101,43 @@ def json_doc(value: Any, indent: int | None = 2) -> None:
     _write(dumps(value, indent) + "\n", False)
 
 
+# A streamed document goes out in writes of about this many characters:
+# few enough system calls, and the first bytes leave early.
+STREAM_CHUNK = 1 << 16
+
+
+def _write_pieces(pieces: Iterable[str], err: bool = False) -> None:
+    batch: list[str] = []
+    size = 0
+    for piece in pieces:
+        batch.append(piece)
+        size += len(piece)
+        if size >= STREAM_CHUNK:
+            _write("".join(batch), err)
+            batch.clear()
+            size = 0
+    if batch:
+        _write("".join(batch), err)
+
+
+def json_stream(value: Any, indent: int | None = 2) -> None:
+    """``json_doc`` written as it is encoded: the same bytes, but a
+    StreamList/StreamObject inside ``value`` is rendered item by item, so
+    memory does not grow with the document."""
+    _write_pieces(_then_newline(iter_dumps(value, indent)))
+
+
+def _then_newline(pieces: Iterable[str]) -> Iterable[str]:
+    yield from pieces
+    yield "\n"
+
+
+def data_stream(pieces: Iterable[str]) -> None:
+    """``data`` of a rendering given in pieces of text (same bytes as
+    ``data(to_bytes("".join(pieces)))``), written as they come."""
+    _write_pieces(visible(p.encode("utf-8", "backslashreplace").decode("utf-8")) for p in pieces)
+
+
 def json_line(value: Any) -> str:
     """One compact inert JSON line (tail --json, jsonl)."""
     return dumps(value)
@@ -103,4 +155,4 @@ def error(message: str, prefix: str = "crabview") -> None:
     _write(f"{prefix}: {visible(message, multiline=False)}\n", True)
 
 
-__all__ = ["OutputError", "silence_stdout", "line", "lines", "json_doc", "json_line", "data", "error", "safe"]
+__all__ = ["OutputError", "silence_stdout", "line", "lines", "json_doc", "json_stream", "json_line", "data", "data_stream", "error", "safe"]

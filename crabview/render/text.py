@@ -8,14 +8,14 @@ functions, so a step reads the same everywhere. All text is passed through
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import msgspec
 
 from ..store import models as m
 from ..store.layout import step_number
-from ..store.session import LAZY
-from .jsonenc import dumps, pretty
+from ..store.session import LAZY, read_ahead
+from .jsonenc import StreamList, StreamObject, dumps, pretty
 from .safe import one_line, visible
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -285,29 +285,51 @@ def step_json(step: "StepFile", session: "Session | None" = None, index: int | N
     return d
 
 
+def session_json_fields(s: "Session", steps: Any) -> Iterator[tuple[str, Any]]:
+    """The ``show --json`` object's (key, value) pairs in contract order,
+    with ``steps`` as given (a list, or a StreamList for streaming)."""
+    yield "slug", s.slug
+    yield "path", str(s.path)
+    yield "listed", s.listed
+    yield "meta_status", s.meta_status
+    yield "meta_error", s.meta_error
+    yield "meta", value_builtins(s.meta)
+    yield "load", s.load_status
+    yield "load_error", s.load_error
+    yield "steps", steps
+    yield "replay_files", [s.steps[i].name for i in s.replay_indices]
+    yield "replay_start", s.boundary.name if s.boundary else None
+    yield "archive", s.archive
+    yield "archive_found", s.archive_found
+    yield "next_step", s.next_step
+    yield "counts", s.kind_counts()
+    yield "usage", s.usage_totals()
+    yield "problems", [msgspec.to_builtins(p) for p in s.problems]
+
+
+def iter_step_json(s: "Session", replay_only: bool = False) -> Iterator[dict[str, Any]]:
+    """One ``step_json`` per step file (only the replayed ones with
+    ``replay_only``), made as they are asked for."""
+    for i, st in read_ahead(s.steps, s.replay_indices if replay_only else None):
+        yield step_json(st, s, i)
+
+
 def session_json(s: "Session") -> dict[str, Any]:
     """The ``show --json`` object (field names are a contract)."""
-    meta = s.meta
-    steps = [step_json(st, s, i) for i, st in enumerate(s.steps)]
-    return {
-        "slug": s.slug,
-        "path": str(s.path),
-        "listed": s.listed,
-        "meta_status": s.meta_status,
-        "meta_error": s.meta_error,
-        "meta": value_builtins(meta),
-        "load": s.load_status,
-        "load_error": s.load_error,
-        "steps": steps,
-        "replay_files": [s.steps[i].name for i in s.replay_indices],
-        "replay_start": s.boundary.name if s.boundary else None,
-        "archive": s.archive,
-        "archive_found": s.archive_found,
-        "next_step": s.next_step,
-        "counts": s.kind_counts(),
-        "usage": s.usage_totals(),
-        "problems": [msgspec.to_builtins(p) for p in s.problems],
-    }
+    return dict(session_json_fields(s, list(iter_step_json(s))))
+
+
+def session_json_stream(s: "Session", replay_only: bool = False) -> StreamObject:
+    """``session_json`` for the streaming encoder: steps are rendered one
+    at a time while the document is written. ``replay_only`` keeps the
+    replayed steps and adds the archive's content (``show --json --replay``)."""
+
+    def pairs() -> Iterator[tuple[str, Any]]:
+        yield from session_json_fields(s, StreamList(iter_step_json(s, replay_only)))
+        if replay_only:
+            yield "archive_content", s.archive_text
+
+    return StreamObject(pairs())
 
 
 # --- Markdown (transcript.md and export) --------------------------------------------
@@ -395,8 +417,8 @@ def step_markdown(step: "StepFile", tools: ToolIndex, archive_text: str | None =
     return f"*◆ {name} {_md(summary(step, tools), line=True)}*"
 
 
-def session_markdown(s: "Session", replay_only: bool = False) -> str:
-    """The whole session as Markdown (``transcript.md`` and ``export --format md``).
+def _markdown_parts(s: "Session", replay_only: bool = False) -> Iterator[str]:
+    """The lines of the session's Markdown (``transcript.md`` and ``export --format md``).
 
     Append-only by design, so ``tail -f transcript.md`` on the mount shows
     new steps and nothing else: the header holds only what never changes
@@ -405,43 +427,68 @@ def session_markdown(s: "Session", replay_only: bool = False) -> str:
     above is replayed"), which stays true when later boundaries arrive.
     """
     meta = s.meta
-    out = [f"# {_code(s.slug)}", ""]
+    yield f"# {_code(s.slug)}"
+    yield ""
     if meta is not None:
-        out.append(f"agent {_md(meta.agent, line=True)} · created by {_md(meta.created_by, line=True)} · {_md(meta.created_at, line=True)}")
+        yield f"agent {_md(meta.agent, line=True)} · created by {_md(meta.created_by, line=True)} · {_md(meta.created_at, line=True)}"
     else:
-        out.append(f"meta {s.meta_status}: {_md(one_line(s.meta_error or '', 300), line=True)} — the daemon cannot load this session")
-    out.append("")
+        yield f"meta {s.meta_status}: {_md(one_line(s.meta_error or '', 300), line=True)} — the daemon cannot load this session"
+    yield ""
     tools = ToolIndex(s.steps)
     if replay_only:
-        out.append("What the daemon would replay on resume, in order.\n")
+        yield "What the daemon would replay on resume, in order.\n"
         if s.archive is not None:
             found = "" if s.archive_found else " (missing from memory.db: the daemon injects this placeholder)"
-            out.append(f"## archive {_code(s.archive)}{found}\n\n{_quote(_md(s.archive_text or ''))}\n")
-        for i in s.replay_indices:
-            out.append(step_markdown(s.steps[i], tools))
-            out.append("")
-        return "\n".join(out)
-    out.append(
+            yield f"## archive {_code(s.archive)}{found}\n\n{_quote(_md(s.archive_text or ''))}\n"
+        for _i, st in read_ahead(s.steps, s.replay_indices):
+            yield step_markdown(st, tools)
+            yield ""
+        return
+    yield (
         "Every step file in the daemon's load order. A resume replays only the entries after the "
         "last compact boundary (═), prepending its archive; unparsable steps (✗) are skipped.\n"
     )
-    for st in s.steps:
+    for _i, st in read_ahead(s.steps):
         archive_text = None
         v = st.stored  # compacts are always in memory (never LAZY)
         if type(v) is m.Compact and s.memory is not None:
             e = s.memory.resolve(v.archive_name)
             archive_text = e.content if e is not None else f"[archived context unavailable: {v.archive_name}]"
-        out.append(step_markdown(st, tools, archive_text))
-        out.append("")
-    return "\n".join(out)
+        yield step_markdown(st, tools, archive_text)
+        yield ""
+
+
+def iter_session_markdown(s: "Session", replay_only: bool = False) -> Iterator[str]:
+    """``session_markdown`` in pieces, one step at a time (their join is it)."""
+    return _joined(_markdown_parts(s, replay_only), "\n")
+
+
+def session_markdown(s: "Session", replay_only: bool = False) -> str:
+    """The whole session as Markdown (``transcript.md`` and ``export --format md``);
+    see ``_markdown_parts`` for its shape."""
+    return "".join(iter_session_markdown(s, replay_only))
+
+
+def _joined(parts: Iterable[str], sep: str) -> Iterator[str]:
+    """``sep.join(parts)`` as a stream of pieces."""
+    first = True
+    for p in parts:
+        if first:
+            first = False
+            yield p
+        else:
+            yield sep + p
+
+
+def iter_replay_jsonl(s: "Session") -> Iterator[str]:
+    """What the daemon would replay, one JSON line at a time: the archive
+    (or its placeholder), then entries."""
+    if s.archive is not None:
+        yield dumps({"archive": s.archive, "found": bool(s.archive_found), "content": s.archive_text}) + "\n"
+    for _i, st in read_ahead(s.steps, s.replay_indices):
+        yield dumps({"file": st.name, "entry": msgspec.to_builtins(st.value)}) + "\n"
 
 
 def replay_jsonl(s: "Session") -> str:
     """What the daemon would replay: the archive (or its placeholder), then entries."""
-    lines = []
-    if s.archive is not None:
-        lines.append(dumps({"archive": s.archive, "found": bool(s.archive_found), "content": s.archive_text}))
-    for i in s.replay_indices:
-        st = s.steps[i]
-        lines.append(dumps({"file": st.name, "entry": msgspec.to_builtins(st.value)}))
-    return "".join(line + "\n" for line in lines)
+    return "".join(iter_replay_jsonl(s))

@@ -17,7 +17,7 @@ from sys import intern
 from bisect import bisect_left
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator, Sequence
 
 import msgspec
 
@@ -92,6 +92,58 @@ class StepSource:
                 del cache[next(iter(cache))]  # dicts keep insertion order: the oldest goes
             cache[name] = v
         return v
+
+    def prefetch(self, steps: "Sequence[StepFile]") -> None:
+        """Read and decode the lazy ``steps`` not cached, in one pass over a
+        directory fd (the load's fast path, ~2x cheaper per file than one
+        ``value`` call each), so a walk in order finds them cached. What
+        needs the careful path is left to ``value``."""
+        cache = self.cache
+        todo = [st for st in steps if st.stored is LAZY and st.name not in cache]
+        if not todo:
+            return
+        try:
+            dfd = os.open(self.dir_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            datas = _read_steps(dfd, [st.name for st in todo])
+        finally:
+            os.close(dfd)
+        self.reads += len(todo)
+        for st, data in zip(todo, datas):
+            if data is None:
+                continue
+            d = decode_step(data)
+            if d.kind != st.kind:
+                continue  # changed on disk since the verdict: ``value`` decides
+            if len(cache) >= self.maxsize:
+                del cache[next(iter(cache))]
+            cache[st.name] = d.value
+
+
+READ_AHEAD = 256  # steps read per batch by ``read_ahead``
+
+
+def read_ahead(steps: "Sequence[StepFile]", indices: "Iterable[int] | None" = None) -> "Iterator[tuple[int, StepFile]]":
+    """(index, step) for ``indices`` of ``steps`` (all by default) in order,
+    with lazy values read a batch ahead: what a streamed rendering walks."""
+    order = range(len(steps)) if indices is None else indices
+    batch: list[int] = []
+    for i in order:
+        batch.append(i)
+        if len(batch) >= READ_AHEAD:
+            yield from _with_values(steps, batch)
+            batch = []
+    yield from _with_values(steps, batch)
+
+
+def _with_values(steps: "Sequence[StepFile]", batch: list[int]) -> "Iterator[tuple[int, StepFile]]":
+    chunk = [steps[i] for i in batch]
+    sources = {id(st.source): st.source for st in chunk if st.source is not None and st.stored is LAZY}
+    for src in sources.values():
+        src.prefetch(chunk)  # type: ignore[union-attr]
+    yield from zip(batch, chunk)
 
 
 class StepFile(msgspec.Struct, gc=False):
