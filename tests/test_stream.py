@@ -186,13 +186,17 @@ def test_check_json_is_one_document_with_every_session(demo_store: Path) -> None
     got = subprocess.run(_cli("check", "--json", str(demo_store)), capture_output=True, timeout=60)
     doc = json.loads(got.stdout)
     store = Store.open(str(demo_store))
-    assert list(doc) == ["root", "sessions_dir", "memory", "store_problems", "sessions", "problem_count"]
+    assert list(doc) == ["root", "sessions_dir", "memory", "store_problems", "sessions", "problem_count", "severity_counts", "fail_on", "failing"]
     assert sorted(doc["sessions"]) == sorted(os.listdir(store.sessions_dir))
     for slug, d in doc["sessions"].items():
         assert d == json.loads(dumps(session_json(store.load_session(slug))))
     total = len(store.store_problems()) + sum(len(d["problems"]) for d in doc["sessions"].values())
     assert doc["problem_count"] == total
-    assert got.returncode == (1 if total else 0)
+    sevs = [p.severity for p in store.store_problems()] + [p["severity"] for d in doc["sessions"].values() for p in d["problems"]]
+    assert doc["severity_counts"] == {sev: sevs.count(sev) for sev in ("error", "warning", "info")}
+    failing = sum(1 for sev in sevs if sev in ("error", "warning"))  # the default --fail-on warning
+    assert doc["fail_on"] == "warning" and doc["failing"] == failing
+    assert got.returncode == (1 if failing else 0)
 
 
 # --- the encoder: streamed pieces join to dumps() of the same value --------------
