@@ -338,12 +338,22 @@ def session_json_stream(s: "Session", replay_only: bool = False) -> StreamObject
 _BACKTICKS = re.compile(r"`+")
 
 
+# A line of message text that would start a block of the transcript's own
+# kinds (a heading, a rule or setext underline, a quote, a fence, a list or
+# emphasis that looks like an event line): escaped, so store text cannot
+# forge a step heading, a compact boundary or an "unparsable" note, nor
+# swallow the rest of the transcript in an unclosed fence.
+_BLOCK_START = re.compile(r"^( {0,3})(?=[#>*_=+\-`~|])", re.M)
+
+
 def _md(text: str, line: bool = False) -> str:
     """Untrusted text as Markdown that shows exactly what it says: control
-    characters visible, and no raw HTML (``<script>``, ``</details>``,
-    comments) for a Markdown viewer to run, hide or close a block with."""
+    characters visible, no raw HTML (``<script>``, ``</details>``,
+    comments) for a Markdown viewer to run, hide or close a block with, and
+    no line that starts a block of the transcript's own structure."""
     t = one_line(text, 10**6) if line else visible(text)
-    return t.replace("&", "&amp;").replace("<", "&lt;")
+    t = t.replace("&", "&amp;").replace("<", "&lt;")
+    return t if line else _BLOCK_START.sub(r"\1\\", t)
 
 
 def _longest_tick_run(text: str) -> int:
