@@ -598,17 +598,61 @@ class CrabviewApp(GuardedApp, App[None]):
     # of an older query is dropped, never shown. The worker sees only a
     # snapshot of step names and the session's ContentCache (search.py).
 
+    # Keys typed after `/` at paste speed are already queued for the widget
+    # that had the focus (the timeline, the detail) before the box gets it;
+    # while the box is opening they are forwarded to it (forward_search_key),
+    # so none runs as an action and the box holds exactly what was typed.
+    search_opening = False
+    _search_fresh = False  # the old query is still selected: the first key replaces it
+
     def action_search(self) -> None:
         inp = self._main("#search", Input)
         inp.display = True
         inp.value = self.search.text
+        self.search_opening = True
+        self._search_fresh = True
         inp.focus()
+
+    def forward_search_key(self, event: Any) -> bool:
+        """Hand a key meant for the opening search box to it; False when the box is not opening."""
+        if not self.search_opening:
+            return False
+        inp = self._main("#search", Input)
+        if not inp.display:
+            self.search_opening = False
+            return False
+        ch = event.character
+        if event.key == "enter":
+            self._submit_search(inp, inp.value)
+        elif event.key == "escape":
+            self._close_search(inp)
+        elif event.key == "backspace":
+            inp.value = "" if self._search_fresh else inp.value[:-1]
+            self._search_fresh = False
+        elif ch and ch.isprintable():
+            inp.value = ch if self._search_fresh else inp.value + ch
+            self._search_fresh = False
+        else:
+            return False
+        inp.select_on_focus = False  # the focus, when it lands, must not select what was forwarded
+        inp.cursor_position = len(inp.value)
+        event.stop()
+        event.prevent_default()
+        return True
+
+    def _close_search(self, inp: Input) -> None:
+        self.search_opening = False
+        inp.select_on_focus = True
+        inp.display = False
+        self.timeline.focus()
 
     @on(Input.Submitted, "#search")
     def _search_submitted(self, event: Input.Submitted) -> None:
-        q = event.value.strip()
-        event.input.display = False
-        self.timeline.focus()
+        self._submit_search(event.input, event.value)
+
+    def _submit_search(self, inp: Input, value: str) -> None:
+        q = value.strip()
+        self._close_search(inp)
         if q:
             self.search_session(q)
         else:
@@ -625,8 +669,7 @@ class CrabviewApp(GuardedApp, App[None]):
         if event.key == "escape":
             inp = self._main("#search", Input)
             if inp.display:
-                inp.display = False
-                self.timeline.focus()
+                self._close_search(inp)
                 event.stop()
 
     @property

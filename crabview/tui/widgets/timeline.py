@@ -124,6 +124,20 @@ class Timeline(ScrollView, can_focus=True):
         self.marks: set[int] = set()  # bookmarked rows
         self.unseen = 0  # rows appended below while not following
 
+    def on_key(self, event: events.Key) -> None:
+        # `/` opens the search box here, not when the key has bubbled up to the
+        # app's binding: the keys queued behind it must already see the box open
+        # (forward_search_key) or they run as actions (paste speed, tmux send-keys).
+        app = self.app
+        if event.key == "slash" and hasattr(app, "action_search"):
+            event.stop()
+            event.prevent_default()
+            app.action_search()
+            return
+        forward = getattr(app, "forward_search_key", None)
+        if forward is not None:
+            forward(event)
+
     # -- model --------------------------------------------------------------
 
     def set_model(self, model: TimelineModel | None, placeholder: str = "") -> None:

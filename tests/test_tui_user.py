@@ -1,0 +1,59 @@
+"""Defects found by driving crabview as a user would (tmux at 80x24 … 160x48)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual import events
+from textual.widgets import Input
+
+from tui_support import SIZE, build_fixed_demo, fixed_app, loaded, wait_for
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_fixed_demo(tmp_path_factory.mktemp("user") / "store")
+
+
+def _key(ch: str) -> events.Key:
+    names = {"/": "slash", " ": "space", "-": "minus", ":": "colon", "\r": "enter"}
+    return events.Key(names.get(ch, ch), None if ch == "\r" else ch)
+
+
+@pytest.mark.parametrize("query", ["df -h", "fix", "rbm", "re:disk|build"])
+async def test_search_typed_at_paste_speed_lands_in_the_box(demo_root: Path, query: str) -> None:
+    """`/` then a query and Enter queued before the first is handled: the whole query is searched.
+
+    Seen in tmux: `send-keys "/df -h" Enter` left the box holding the previous
+    query while `f` toggled follow and the other letters ran as actions.
+    """
+    app = fixed_app(demo_root)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.timeline.focus()
+        await pilot.pause()
+        mode = app.detail.mode
+        for ch in "/" + query + "\r":
+            app.post_message(_key(ch))
+        await wait_for(pilot, lambda: app.search_query == query)
+        await pilot.pause(0.1)
+        assert app.search_query == query
+        assert not app.query_one("#search", Input).display  # Enter closed the box
+        assert app.detail.mode == mode  # no letter ran as an action (r raw, b bytes, m mark)
+        assert not app.timeline.marks
+
+
+async def test_search_retyped_at_paste_speed_replaces_the_old_query(demo_root: Path) -> None:
+    app = fixed_app(demo_root)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.timeline.focus()
+        await pilot.press("slash", *"shell", "enter")
+        await wait_for(pilot, lambda: app.search_query == "shell")
+        await pilot.pause()
+        for ch in "/disk\r":
+            app.post_message(_key(ch))
+        await wait_for(pilot, lambda: app.search_query != "shell", timeout=3)
+        assert app.search_query == "disk"
+
