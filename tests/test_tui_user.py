@@ -8,7 +8,7 @@ import pytest
 from textual import events
 from textual.widgets import Input
 
-from tui_support import SIZE, build_fixed_demo, fixed_app, loaded, wait_for
+from tui_support import SIZE, build_fixed_demo, fixed_app, loaded, region_text, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +57,35 @@ async def test_search_retyped_at_paste_speed_replaces_the_old_query(demo_root: P
         await wait_for(pilot, lambda: app.search_query != "shell", timeout=3)
         assert app.search_query == "disk"
 
+
+
+async def test_goto_step_typed_at_paste_speed_jumps_there(demo_root: Path) -> None:
+    """`:12⏎` queued at once: the cursor lands on step 12 (the digits were lost, Enter closed nothing)."""
+    app = fixed_app(demo_root, select="crab_user_1")
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, "crab_user_1")
+        app.timeline.focus()
+        await pilot.pause()
+        for ch in ":12\r":
+            app.post_message(_key(ch))
+        await wait_for(pilot, lambda: app._current_name() == "step-000012", timeout=3)
+        await pilot.pause(0.1)
+        assert len(app.screen_stack) == 1  # the prompt is closed
+        assert app.detail.mode == "decoded"
+        assert "step-000012" in region_text(app, app.detail)
+
+
+async def test_keys_go_back_to_the_timeline_once_it_is_focused_again(demo_root: Path) -> None:
+    """`/`, then a click (focus) back on the timeline: j moves the cursor again, not into the box."""
+    app = fixed_app(demo_root, select="crab_user_1")
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, "crab_user_1")
+        app.timeline.focus()
+        await pilot.press("g", "slash")
+        await pilot.pause()
+        app.timeline.focus()
+        await pilot.pause()
+        await pilot.press("j", "j")
+        await pilot.pause()
+        assert app.query_one("#search", Input).value == ""
+        assert app._current_name() == "step-000002"

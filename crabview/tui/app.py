@@ -611,14 +611,23 @@ class CrabviewApp(GuardedApp, App[None]):
         inp.value = self.search.text
         self.search_opening = True
         self._search_fresh = True
-        inp.focus()
+        self.set_focus(inp)  # now, not later: a timeline with the focus again means the user went back
+
+    _goto_prompt: GotoStep | None = None  # the `:` prompt while it is on the screen stack
 
     def forward_search_key(self, event: Any) -> bool:
-        """Hand a key meant for the opening search box to it; False when the box is not opening."""
+        """Hand a key meant for the opening search box (or `:` prompt) to it; False when none is opening."""
+        prompt = self._goto_prompt
+        if prompt is not None:
+            if prompt in self.screen_stack and prompt.type_key(event.key, event.character):
+                event.stop()
+                event.prevent_default()
+                return True
+            return False
         if not self.search_opening:
             return False
         inp = self._main("#search", Input)
-        if not inp.display:
+        if not inp.display or self.focused is self.timeline:  # closed, or clicked back into the timeline
             self.search_opening = False
             return False
         ch = event.character
@@ -944,6 +953,7 @@ class CrabviewApp(GuardedApp, App[None]):
             return
 
         def chosen(number: int | None) -> None:
+            self._goto_prompt = None
             if number is None or self.model is None:
                 return
             found = row_of_number(self.model, number)
@@ -956,7 +966,8 @@ class CrabviewApp(GuardedApp, App[None]):
             if not exact:
                 notify_plain(self, f"no step {number}: showing the next one", timeout=3)
 
-        self.push_screen(GotoStep(), chosen)
+        self._goto_prompt = GotoStep()
+        self.push_screen(self._goto_prompt, chosen)
 
     def _current_name(self) -> str | None:
         i = self.timeline.current_step()
