@@ -21,8 +21,9 @@ def _key(ch: str) -> events.Key:
     return events.Key(names.get(ch, ch), None if ch == "\r" else ch)
 
 
+@pytest.mark.parametrize("pane", ["timeline", "detail"])
 @pytest.mark.parametrize("query", ["df -h", "fix", "rbm", "re:disk|build"])
-async def test_search_typed_at_paste_speed_lands_in_the_box(demo_root: Path, query: str) -> None:
+async def test_search_typed_at_paste_speed_lands_in_the_box(demo_root: Path, query: str, pane: str) -> None:
     """`/` then a query and Enter queued before the first is handled: the whole query is searched.
 
     Seen in tmux: `send-keys "/df -h" Enter` left the box holding the previous
@@ -31,8 +32,12 @@ async def test_search_typed_at_paste_speed_lands_in_the_box(demo_root: Path, que
     app = fixed_app(demo_root)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
-        app.timeline.focus()
+        if pane == "timeline":
+            app.timeline.focus()
+        else:
+            await pilot.press("tab")  # the detail's tabs
         await pilot.pause()
+        assert app.focused is not None and (app.focused is app.timeline) == (pane == "timeline")
         mode = app.detail.mode
         for ch in "/" + query + "\r":
             app.post_message(_key(ch))

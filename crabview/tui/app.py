@@ -615,6 +615,23 @@ class CrabviewApp(GuardedApp, App[None]):
 
     _goto_prompt: GotoStep | None = None  # the `:` prompt while it is on the screen stack
 
+    def prompt_key(self, event: Any) -> bool:
+        """A key seen by the timeline or the detail before it bubbles up to the bindings.
+
+        `/` and `:` open their prompt here, not at the app's binding: the keys
+        queued behind them (paste speed, tmux send-keys) must already find the
+        prompt open and be handed to it, or they run as actions.
+        """
+        if self.forward_search_key(event):
+            return True
+        opener = {"slash": self.action_search, "colon": self.action_goto_step}.get(event.key)
+        if opener is None or len(self.screen_stack) != 1:
+            return False
+        event.stop()
+        event.prevent_default()
+        opener()
+        return True
+
     def forward_search_key(self, event: Any) -> bool:
         """Hand a key meant for the opening search box (or `:` prompt) to it; False when none is opening."""
         prompt = self._goto_prompt
@@ -627,7 +644,7 @@ class CrabviewApp(GuardedApp, App[None]):
         if not self.search_opening:
             return False
         inp = self._main("#search", Input)
-        if not inp.display or self.focused is self.timeline:  # closed, or clicked back into the timeline
+        if not inp.display or self.focused is not inp:  # closed, or the user went back (a click, Tab)
             self.search_opening = False
             return False
         ch = event.character

@@ -125,19 +125,9 @@ class Timeline(ScrollView, can_focus=True):
         self.unseen = 0  # rows appended below while not following
 
     def on_key(self, event: events.Key) -> None:
-        # `/` and `:` open their prompt here, not when the key has bubbled up to
-        # the app's binding: the keys queued behind it (paste speed, tmux
-        # send-keys) must already find the prompt open and be handed to it
-        # (forward_search_key), or they run as actions.
-        app = self.app
-        forward = getattr(app, "forward_search_key", None)
-        if forward is not None and forward(event):
-            return
-        opener = {"slash": "action_search", "colon": "action_goto_step"}.get(event.key)
-        if opener is not None and hasattr(app, opener) and len(app.screen_stack) == 1:
-            event.stop()
-            event.prevent_default()
-            getattr(app, opener)()
+        prompt_key = getattr(self.app, "prompt_key", None)  # `/` and `:` at paste speed (app.py)
+        if prompt_key is not None:
+            prompt_key(event)
 
     # -- model --------------------------------------------------------------
 
