@@ -8,7 +8,7 @@ import pytest
 from textual import events
 from textual.widgets import Input
 
-from tui_support import SIZE, build_fixed_demo, fixed_app, loaded, region_text, wait_for
+from tui_support import SIZE, build_fixed_demo, fixed_app, loaded, region_text, screen_text, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +94,17 @@ async def test_keys_go_back_to_the_timeline_once_it_is_focused_again(demo_root: 
         await pilot.pause()
         assert app.query_one("#search", Input).value == ""
         assert app._current_name() == "step-000002"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+async def test_zoom_fills_the_screen(demo_root: Path, size: tuple[int, int]) -> None:
+    """`z` shows the detail on the whole screen, not its usual 40% between hatching."""
+    app = fixed_app(demo_root, select="crab_user_1")
+    async with app.run_test(size=size) as pilot:
+        await loaded(pilot, "crab_user_1")
+        await pilot.press("z")
+        await pilot.pause()
+        assert app.screen.maximized is app.detail
+        lines = screen_text(app).splitlines()
+        assert not [line for line in lines if "╱" in line]
+        assert app.detail.region.height >= size[1] - 2  # all but the footer
