@@ -108,3 +108,27 @@ async def test_zoom_fills_the_screen(demo_root: Path, size: tuple[int, int]) -> 
         lines = screen_text(app).splitlines()
         assert not [line for line in lines if "╱" in line]
         assert app.detail.region.height >= size[1] - 2  # all but the footer
+
+
+async def test_after_a_paste_speed_search_slash_selects_the_old_query(demo_root: Path) -> None:
+    """Typed after a pasted search, `/` still selects the old query: Backspace clears it, a letter replaces it."""
+    app = fixed_app(demo_root)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.timeline.focus()
+        await pilot.pause()
+        for ch in "/disk\r":
+            app.post_message(_key(ch))
+        await wait_for(pilot, lambda: app.search_query == "disk")
+        await pilot.pause(0.2)
+        await pilot.press("slash")
+        await pilot.pause(0.2)
+        await pilot.press("backspace")
+        await pilot.pause(0.1)
+        assert app.query_one("#search", Input).value == ""
+        await pilot.press("escape")
+        await pilot.press("slash")
+        await pilot.pause(0.2)
+        await pilot.press("x")
+        await pilot.pause(0.1)
+        assert app.query_one("#search", Input).value == "x"

@@ -648,22 +648,24 @@ class CrabviewApp(GuardedApp, App[None]):
             self.search_opening = False
             return False
         ch = event.character
+        event.stop()
+        event.prevent_default()
         if event.key == "enter":
             self._submit_search(inp, inp.value)
-        elif event.key == "escape":
+            return True
+        if event.key == "escape":
             self._close_search(inp)
-        elif event.key == "backspace":
+            return True
+        if event.key == "backspace":
             inp.value = "" if self._search_fresh else inp.value[:-1]
             self._search_fresh = False
         elif ch and ch.isprintable():
             inp.value = ch if self._search_fresh else inp.value + ch
             self._search_fresh = False
         else:
-            return False
+            return True  # another key (an arrow, a function key) while the box opens: dropped, never an action
         inp.select_on_focus = False  # the focus, when it lands, must not select what was forwarded
         inp.cursor_position = len(inp.value)
-        event.stop()
-        event.prevent_default()
         return True
 
     def _close_search(self, inp: Input) -> None:
