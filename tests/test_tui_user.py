@@ -132,3 +132,30 @@ async def test_after_a_paste_speed_search_slash_selects_the_old_query(demo_root:
         await pilot.press("x")
         await pilot.pause(0.1)
         assert app.query_one("#search", Input).value == "x"
+
+
+async def test_a_store_that_comes_back_does_not_mark_its_sessions_live(tmp_path: Path) -> None:
+    """mv ROOT away and back: nothing was written, so no ◉ "written in the last seconds" on every session."""
+    from crabview.demo import DaemonWriter
+    from crabview.store import models as m
+    from crabview.tui.widgets.sessions import SessionsPane
+
+    root = tmp_path / "root"
+    w = DaemonWriter(root)
+    slugs = [w.create_session("Crab", f"u{k}", f"quiet {k}") for k in range(3)]
+    for s in slugs:
+        w.append(s, m.HistoryEntry(message=m.Message("user", [m.TextBlock("old news")])))
+    app = fixed_app(root, watch=True, select=slugs[0])
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot, slugs[0])
+        await wait_for(pilot, lambda: app.watcher is not None and (getattr(app.watcher, "ready", None) is None or app.watcher.ready.is_set()))
+        pane = app.query_one(SessionsPane)
+        assert "◉" not in region_text(app, pane)
+        root.rename(tmp_path / "parked")
+        await wait_for(pilot, lambda: app.store_gone or "STORE GONE" in screen_text(app), timeout=10)
+        (tmp_path / "parked").rename(root)
+        await wait_for(pilot, lambda: "STORE BACK" in screen_text(app) or "STORE REPLACED" in screen_text(app), timeout=10)
+        await wait_for(pilot, lambda: "quiet 2" in region_text(app, pane), timeout=10)
+        await pilot.pause(0.3)
+        assert not [s for s in slugs if app.is_live(s)]
+        assert "◉" not in region_text(app, pane)
