@@ -611,7 +611,7 @@ class CrabviewApp(GuardedApp, App[None]):
         inp.value = self.search.text
         self.search_opening = True
         self._search_fresh = True
-        self.set_focus(inp)  # now, not later: a timeline with the focus again means the user went back
+        inp.screen.set_focus(inp)  # now, not later: once the focus is elsewhere again, the user went back
 
     _goto_prompt: GotoStep | None = None  # the `:` prompt while it is on the screen stack
 
