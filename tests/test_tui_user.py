@@ -159,3 +159,60 @@ async def test_a_store_that_comes_back_does_not_mark_its_sessions_live(tmp_path:
         await pilot.pause(0.3)
         assert not [s for s in slugs if app.is_live(s)]
         assert "◉" not in region_text(app, pane)
+
+
+@pytest.mark.needs_tmux
+def test_pasted_search_and_goto_in_a_real_terminal(tmp_path: Path) -> None:
+    """tmux, at 80x24, 100x30 and 160x48: `/df -h⏎` and `:12⏎` sent in one go land whole."""
+    import os
+    import re
+    import subprocess
+    import sys
+    import time
+
+    sock = f"crabview-user-{os.getpid()}"  # a server of our own: nobody else's kill-server reaches it
+    store = build_fixed_demo(tmp_path / "store")
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(["tmux", "-L", sock, *args], capture_output=True, text=True, check=True).stdout
+
+    def screen_until(pred, timeout: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            text = tmux("capture-pane", "-p", "-t", "u")
+            if pred(text):
+                return text
+            if time.monotonic() > deadline:
+                raise AssertionError(f"screen never matched; last capture:\n{text}")
+            time.sleep(0.1)
+
+    env = {**os.environ, "TERM": "xterm-256color"}
+    cmd = f"{sys.executable} -m crabview {store}; sleep 30"
+    subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-s", "u", "-x", "160", "-y", "48", cmd], check=True, env=env)
+    try:
+        screen_until(lambda t: "step-000073" in t and "watch: inotify" in t)
+        for w, h in ((80, 24), (100, 30), (160, 48)):
+            tmux("resize-window", "-t", "u", "-x", str(w), "-y", str(h))
+            tmux("send-keys", "-t", "u", ":12", "Enter")
+            screen_until(lambda t: "step-000012" in t)
+            tmux("send-keys", "-t", "u", "/df -h", "Enter")
+            text = screen_until(lambda t: "/df -h:" in t and "searching" not in t)
+            assert re.search(r"/df -h: (\d+/\d+|\d+ match)", text), text  # the whole query, searched, counted
+            tmux("send-keys", "-t", "u", "Escape")
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+
+
+async def test_search_position_is_on_the_status_line_at_80_columns(demo_root: Path) -> None:
+    """At 80x24 the status line was cut before the search part ("… (2 hidden from the daemon)  /di…")."""
+    from textual.widgets import Static
+
+    app = fixed_app(demo_root, select="crab_user_1")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot, "crab_user_1")
+        await pilot.press("slash", *"disk", "enter")
+        await wait_for(pilot, lambda: app.search_query == "disk" and "searching" not in app.search.status(app.timeline.cursor))
+        await pilot.pause(0.2)
+        line = region_text(app, app.query_one("#status", Static))
+        want = f"/disk: {app.search.status(app.timeline.cursor)}"
+        assert "/" in want and want in line, line

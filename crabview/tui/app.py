@@ -235,6 +235,13 @@ class CrabviewApp(GuardedApp, App[None]):
             label = "STORE BACK" if self.store_event[0] == "back" else "STORE REPLACED"
             t.append(f" {label}: reloaded ", style="bold black on yellow")
             t.append(" ")
+        # what the user is doing right now (a search and its position) before the store's totals:
+        # at 80 columns the line is cut after the sessions count
+        if self.search.text:
+            t.append(f"/{one_line(self.search.text, 20)}: {self.search.status(self.timeline.cursor)}  ", style="yellow")
+        if self._global_progress is not None:
+            done, total, found = self._global_progress
+            t.append(f"searching all: {done}/{total} sessions, {fmt_int(found)} found  ", style="yellow")
         sev = {"error": 0, "warning": 0, "info": 0}
         for st in self.stats.values():
             for k, v in (st.severities or {"error": st.problems}).items():
@@ -251,11 +258,6 @@ class CrabviewApp(GuardedApp, App[None]):
         t.append(f"{n} session{'' if n == 1 else 's'}")
         if hidden:
             t.append(f" ({hidden} hidden from the daemon)", style="red")
-        if self.search.text:
-            t.append(f"  /{one_line(self.search.text, 20)}: {self.search.status(self.timeline.cursor)}", style="yellow")
-        if self._global_progress is not None:
-            done, total, found = self._global_progress
-            t.append(f"  searching all: {done}/{total} sessions, {fmt_int(found)} found", style="yellow")
         if self.model is not None:
             t.append(f"  follow: {'on' if self.timeline.follow else 'off'}", style="cyan")
         mode = self.watcher_mode

@@ -195,7 +195,8 @@ class GotoStep(ModalScreen[int | None]):
 
         with Vertical(id="goto-box"):
             yield Static(Text("go to step number (Enter; Esc cancels)", style="bold"))
-            yield Input(placeholder="e.g. 1234", id="goto-input", restrict=r"[0-9]*")
+            # nothing to select on focus; and digits handed over before it (type_key) must not be replaced
+            yield Input(placeholder="e.g. 1234", id="goto-input", restrict=r"[0-9]*", select_on_focus=False)
 
     # Keys typed right after `:` (paste speed) reach the timeline before this
     # screen is up; the app hands them here (type_key), before or after mount.
