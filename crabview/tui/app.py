@@ -235,6 +235,13 @@ class CrabviewApp(GuardedApp, App[None]):
             label = "STORE BACK" if self.store_event[0] == "back" else "STORE REPLACED"
             t.append(f" {label}: reloaded ", style="bold black on yellow")
             t.append(" ")
+        # what the user is doing right now (a search and its position) before the store's totals:
+        # at 80 columns the line is cut after the sessions count
+        if self.search.text:
+            t.append(f"/{one_line(self.search.text, 20)}: {self.search.status(self.timeline.cursor)}  ", style="yellow")
+        if self._global_progress is not None:
+            done, total, found = self._global_progress
+            t.append(f"searching all: {done}/{total} sessions, {fmt_int(found)} found  ", style="yellow")
         sev = {"error": 0, "warning": 0, "info": 0}
         for st in self.stats.values():
             for k, v in (st.severities or {"error": st.problems}).items():
@@ -251,11 +258,6 @@ class CrabviewApp(GuardedApp, App[None]):
         t.append(f"{n} session{'' if n == 1 else 's'}")
         if hidden:
             t.append(f" ({hidden} hidden from the daemon)", style="red")
-        if self.search.text:
-            t.append(f"  /{one_line(self.search.text, 20)}: {self.search.status(self.timeline.cursor)}", style="yellow")
-        if self._global_progress is not None:
-            done, total, found = self._global_progress
-            t.append(f"  searching all: {done}/{total} sessions, {fmt_int(found)} found", style="yellow")
         if self.model is not None:
             t.append(f"  follow: {'on' if self.timeline.follow else 'off'}", style="cyan")
         mode = self.watcher_mode
@@ -598,17 +600,89 @@ class CrabviewApp(GuardedApp, App[None]):
     # of an older query is dropped, never shown. The worker sees only a
     # snapshot of step names and the session's ContentCache (search.py).
 
+    # Keys typed after `/` at paste speed are already queued for the widget
+    # that had the focus (the timeline, the detail) before the box gets it;
+    # while the box is opening they are forwarded to it (forward_search_key),
+    # so none runs as an action and the box holds exactly what was typed.
+    search_opening = False
+    _search_fresh = False  # the old query is still selected: the first key replaces it
+
     def action_search(self) -> None:
         inp = self._main("#search", Input)
         inp.display = True
         inp.value = self.search.text
-        inp.focus()
+        self.search_opening = True
+        self._search_fresh = True
+        inp.screen.set_focus(inp)  # now, not later: once the focus is elsewhere again, the user went back
+
+    _goto_prompt: GotoStep | None = None  # the `:` prompt while it is on the screen stack
+
+    def prompt_key(self, event: Any) -> bool:
+        """A key seen by the timeline or the detail before it bubbles up to the bindings.
+
+        `/` and `:` open their prompt here, not at the app's binding: the keys
+        queued behind them (paste speed, tmux send-keys) must already find the
+        prompt open and be handed to it, or they run as actions.
+        """
+        if self.forward_search_key(event):
+            return True
+        opener = {"slash": self.action_search, "colon": self.action_goto_step}.get(event.key)
+        if opener is None or len(self.screen_stack) != 1:
+            return False
+        event.stop()
+        event.prevent_default()
+        opener()
+        return True
+
+    def forward_search_key(self, event: Any) -> bool:
+        """Hand a key meant for the opening search box (or `:` prompt) to it; False when none is opening."""
+        prompt = self._goto_prompt
+        if prompt is not None:
+            if prompt in self.screen_stack and prompt.type_key(event.key, event.character):
+                event.stop()
+                event.prevent_default()
+                return True
+            return False
+        if not self.search_opening:
+            return False
+        inp = self._main("#search", Input)
+        if not inp.display or self.focused is not inp:  # closed, or the user went back (a click, Tab)
+            self.search_opening = False
+            return False
+        ch = event.character
+        event.stop()
+        event.prevent_default()
+        if event.key == "enter":
+            self._submit_search(inp, inp.value)
+            return True
+        if event.key == "escape":
+            self._close_search(inp)
+            return True
+        if event.key == "backspace":
+            inp.value = "" if self._search_fresh else inp.value[:-1]
+            self._search_fresh = False
+        elif ch and ch.isprintable():
+            inp.value = ch if self._search_fresh else inp.value + ch
+            self._search_fresh = False
+        else:
+            return True  # another key (an arrow, a function key) while the box opens: dropped, never an action
+        inp.select_on_focus = False  # the focus, when it lands, must not select what was forwarded
+        inp.cursor_position = len(inp.value)
+        return True
+
+    def _close_search(self, inp: Input) -> None:
+        self.search_opening = False
+        inp.select_on_focus = True
+        inp.display = False
+        self.timeline.focus()
 
     @on(Input.Submitted, "#search")
     def _search_submitted(self, event: Input.Submitted) -> None:
-        q = event.value.strip()
-        event.input.display = False
-        self.timeline.focus()
+        self._submit_search(event.input, event.value)
+
+    def _submit_search(self, inp: Input, value: str) -> None:
+        q = value.strip()
+        self._close_search(inp)
         if q:
             self.search_session(q)
         else:
@@ -625,8 +699,7 @@ class CrabviewApp(GuardedApp, App[None]):
         if event.key == "escape":
             inp = self._main("#search", Input)
             if inp.display:
-                inp.display = False
-                self.timeline.focus()
+                self._close_search(inp)
                 event.stop()
 
     @property
@@ -901,6 +974,7 @@ class CrabviewApp(GuardedApp, App[None]):
             return
 
         def chosen(number: int | None) -> None:
+            self._goto_prompt = None
             if number is None or self.model is None:
                 return
             found = row_of_number(self.model, number)
@@ -913,7 +987,8 @@ class CrabviewApp(GuardedApp, App[None]):
             if not exact:
                 notify_plain(self, f"no step {number}: showing the next one", timeout=3)
 
-        self.push_screen(GotoStep(), chosen)
+        self._goto_prompt = GotoStep()
+        self.push_screen(self._goto_prompt, chosen)
 
     def _current_name(self) -> str | None:
         i = self.timeline.current_step()

@@ -83,7 +83,10 @@ class LiveFeed:
             app.post_message(MemoryReloaded(b.memory))
         removed = [r.slug for r in b.sessions_removed if r.slug not in b.sessions_added]
         for slug in b.sessions_added:
-            app.live_at[slug] = now
+            if b.store:  # found again by the rescan of a store that changed, not written: its files' times say
+                app.live_at.pop(slug, None)
+            else:
+                app.live_at[slug] = now
         for slug, u in b.updates.items():
             if u.added or u.meta_changed:
                 app.live_at[slug] = now

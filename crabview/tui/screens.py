@@ -195,13 +195,55 @@ class GotoStep(ModalScreen[int | None]):
 
         with Vertical(id="goto-box"):
             yield Static(Text("go to step number (Enter; Esc cancels)", style="bold"))
-            yield Input(placeholder="e.g. 1234", id="goto-input", restrict=r"[0-9]*")
+            # nothing to select on focus; and digits handed over before it (type_key) must not be replaced
+            yield Input(placeholder="e.g. 1234", id="goto-input", restrict=r"[0-9]*", select_on_focus=False)
+
+    # Keys typed right after `:` (paste speed) reach the timeline before this
+    # screen is up; the app hands them here (type_key), before or after mount.
+    pending = ""
+    submit_on_mount = False
 
     def on_mount(self) -> None:
-        self.query_one("#goto-input").focus()
+        inp = self.query_one("#goto-input")
+        if self.pending:
+            inp.value = self.pending
+            inp.cursor_position = len(inp.value)
+        inp.focus()
+        if self.submit_on_mount:
+            self._answer(inp.value)
+
+    def type_key(self, key: str, character: str | None) -> bool:
+        """A key that was meant for the prompt; False if it is not one the prompt takes."""
+        mounted = self.is_mounted and bool(self.query("#goto-input"))
+        value = self.query_one("#goto-input").value if mounted else self.pending
+        if key == "enter":
+            if mounted:
+                self._answer(value)
+            else:
+                self.submit_on_mount = True
+            return True
+        if key == "escape":
+            self.dismiss(None)
+            return True
+        if key == "backspace":
+            value = value[:-1]
+        elif character and character.isdigit():
+            value += character
+        else:
+            return False
+        if mounted:
+            inp = self.query_one("#goto-input")
+            inp.value = value
+            inp.cursor_position = len(value)
+        else:
+            self.pending = value
+        return True
 
     def on_input_submitted(self, event) -> None:
-        v = event.value.strip()
+        self._answer(event.value)
+
+    def _answer(self, value: str) -> None:
+        v = value.strip()
         self.dismiss(int(v) if v.isdigit() else None)
 
     def action_dismiss_none(self) -> None:

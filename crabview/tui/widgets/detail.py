@@ -13,6 +13,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 from rich.syntax import Syntax
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Collapsible, Markdown, Static, TabbedContent, TabPane
@@ -360,6 +361,11 @@ class DetailPane(Vertical):
     """Tabs: decoded / raw / bytes."""
 
     ALLOW_MAXIMIZE = True  # z zooms it to the whole screen
+
+    def on_key(self, event: events.Key) -> None:
+        prompt_key = getattr(self.app, "prompt_key", None)  # `/` and `:` at paste speed (app.py)
+        if prompt_key is not None:
+            prompt_key(event)
 
     def __init__(self, *, id: str | None = None):
         super().__init__(id=id)

@@ -124,6 +124,11 @@ class Timeline(ScrollView, can_focus=True):
         self.marks: set[int] = set()  # bookmarked rows
         self.unseen = 0  # rows appended below while not following
 
+    def on_key(self, event: events.Key) -> None:
+        prompt_key = getattr(self.app, "prompt_key", None)  # `/` and `:` at paste speed (app.py)
+        if prompt_key is not None:
+            prompt_key(event)
+
     # -- model --------------------------------------------------------------
 
     def set_model(self, model: TimelineModel | None, placeholder: str = "") -> None:
