@@ -31,7 +31,7 @@ def test_readme_starts_with_two_venv_commands() -> None:
         assert c.startswith("python3 -m venv .venv && .venv/bin/pip install "), c
         assert " pip install" not in c.replace(".venv/bin/pip install", "")
     assert install_ui.endswith(".venv/bin/crabview demo")
-    assert "'.[test,data-test]'" in install_tests and install_tests.endswith(".venv/bin/python -m pytest -q")
+    assert "'.[test,data-test]'" in install_tests and install_tests.endswith(".venv/bin/python -m pytest -q -n auto")
 
 
 def test_ci_runs_readme_command_2_verbatim() -> None:
