@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import shutil
 import statistics
 import subprocess
@@ -31,8 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crabview.demo import turn  # noqa: E402
-from support.fast_writer import FastWriter  # noqa: E402
+from load import build_big_session  # noqa: E402  (the same session as the load benchmark)
 
 FLOOR = """
 import sys
@@ -41,20 +39,6 @@ from crabview.store.store import Store
 s = Store.open(sys.argv[1]).load_session(sys.argv[2])
 s.kind_counts(); s.replay_indices
 """
-
-
-def build_session(root: Path, steps: int) -> str:
-    with FastWriter(root) as w:
-        slug = w.create_session("Crab", "bench", f"{steps:,} steps")
-        rng = random.Random(1)
-        i = 0
-        while i < steps:
-            turn(w, slug, rng, i)
-            i += 7
-            if i % 7000 < 7 and i > 7:
-                w.compact(slug, f"summary up to turn {i}")
-                i += 1
-    return slug
 
 
 def measure(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
@@ -86,7 +70,7 @@ def main() -> None:
     try:
         root = tmp / "root"
         t0 = time.perf_counter()
-        slug = build_session(root, args.steps)
+        slug = build_big_session(root, args.steps)
         files = len(os.listdir(root / "sessions" / slug))
         size = sum(e.stat().st_size for e in os.scandir(root / "sessions" / slug))
         print(f"session: {files:,} files, {size / 1e6:.1f} MB, built in {time.perf_counter() - t0:.1f} s")
