@@ -7,92 +7,32 @@ Each watcher test runs twice: with inotify and with the names-only poller.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import random
 import shutil
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
+from support.follow import Collector, LineReader  # noqa: E402  (the live tests' shared followers)
+from support.follow import spawn_tail as _spawn_tail  # noqa: E402
 
 from crabview.demo import DaemonWriter, turn
 from crabview.store import models as m
-from crabview.store.layout import resolve
 from crabview.store.session import load_session
 from crabview.store.watch import (
     MetaChanged,
     SessionAdded,
     SessionRemoved,
     StepsAdded,
-    StoreWatcher,
     step_names_for,
 )
 
 
 def entry(text: str) -> m.HistoryEntry:
     return m.HistoryEntry(message=m.Message("user", [m.TextBlock(text)]))
-
-
-class Collector:
-    """Runs a StoreWatcher in its own thread + event loop and keeps every event."""
-
-    def __init__(self, root: Path, poll: bool, **kw):
-        self.watcher = StoreWatcher(resolve(root), poll=poll, poll_interval=0.05, **kw)
-        self.events: list = []
-        self.ready = threading.Event()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        async def main() -> None:
-            agen = self.watcher.events()
-            nxt = asyncio.ensure_future(agen.__anext__())
-            await asyncio.sleep(0.05)  # the watcher primes and scans before this returns
-            self.ready.set()
-            try:
-                while True:
-                    batch = await nxt
-                    self.events.extend(batch)
-                    nxt = asyncio.ensure_future(agen.__anext__())
-            except StopAsyncIteration:
-                pass
-
-        try:
-            asyncio.run(main())
-        except BaseException as e:  # pragma: no cover - surfaced by the test
-            self.error = e
-            self.ready.set()
-
-    def __enter__(self) -> "Collector":
-        self.thread.start()
-        assert self.ready.wait(5)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.watcher.stop()
-        self.thread.join(5)
-        assert self.error is None, self.error
-
-    def added(self, slug: str) -> list[str]:
-        out: list[str] = []
-        for e in list(self.events):
-            if isinstance(e, StepsAdded) and e.slug == slug:
-                out.extend(e.names)
-        return out
-
-    def wait(self, pred, timeout: float = 5.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = pred()
-            if got:
-                return got
-            time.sleep(0.005)
-        raise AssertionError(f"timed out; events so far: {self.events[-20:]}")
 
 
 MODES = [pytest.param(False, id="inotify"), pytest.param(True, id="poll")]
@@ -199,35 +139,6 @@ def test_step_names_for_maps_events_to_refresh_names() -> None:
 
 
 # --- tail -f as a separate process -------------------------------------------------
-
-
-def _spawn_tail(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "crabview", "tail", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
-class LineReader:
-    def __init__(self, stream):
-        self.lines: list[str] = []
-        self.t = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        self.t.start()
-
-    def _pump(self, stream) -> None:
-        for line in stream:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, pred, timeout: float = 10.0) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if pred(self.lines):
-                return self.lines
-            time.sleep(0.01)
-        raise AssertionError(f"tail output so far: {self.lines[-10:]}")
 
 
 @pytest.mark.parametrize("poll", MODES)
