@@ -13,11 +13,12 @@ import functools
 import gc
 import os
 import threading
+import time
 from sys import intern
 from bisect import bisect_left
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import msgspec
 
@@ -211,21 +212,31 @@ PARALLEL_THRESHOLD = 4096
 _BACK_BATCH = 256  # files read from the back between looks at what the child sent
 
 
-def _load_steps(dfd: int, dir_path: str, names: list[str], source: StepSource | None = None) -> list[StepFile]:
+def _load_steps(
+    dfd: int,
+    dir_path: str,
+    names: list[str],
+    source: StepSource | None = None,
+    calls: list | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[StepFile]:
     """Read and decode ``names`` (sorted); the result is in ``names`` order.
 
     A big load takes the child's bytes for the front and reads the back
     itself; the two halves are joined in order and the tool calls a lazy
     load collects are applied in load order, so the outcome is exactly the
-    single-reader one.
+    single-reader one. With ``calls`` given, the tool calls are appended
+    there in load order instead (the caller applies them: a progressive
+    open loads the end first). ``progress(done)`` is called now and then
+    from a big load; an exception it raises aborts the load.
     """
     count = len(names)
     reader = ChildReader.start(dfd, names, _READ_FLAGS, _CHUNK) if count >= PARALLEL_THRESHOLD else None
     if reader is None:
-        calls: list = []
-        steps = _decode_steps(dir_path, names, _read_steps(dfd, names), source, calls)
-        if source is not None:
-            _collect_calls(source.tool_calls, calls)
+        found: list = [] if calls is None else calls
+        steps = _decode_steps(dir_path, names, _read_steps(dfd, names), source, found)
+        if source is not None and calls is None:
+            _collect_calls(source.tool_calls, found)
         return steps
     front: list[StepFile] = []
     front_calls: list = []
@@ -233,6 +244,8 @@ def _load_steps(dfd: int, dir_path: str, names: list[str], source: StepSource | 
     end = count  # names[end:] are done (from the back)
     try:
         while len(front) < end:
+            if progress is not None:
+                progress(len(front) + count - end)
             arrived = reader.poll()
             if arrived:
                 first = len(front)
@@ -250,12 +263,31 @@ def _load_steps(dfd: int, dir_path: str, names: list[str], source: StepSource | 
     steps = front
     for part, _ in back:
         steps += part
-    if source is not None:
+    if calls is not None:
+        calls += front_calls
+        for _, batch_calls in back:
+            calls += batch_calls
+    elif source is not None:
         tool_calls = source.tool_calls
         _collect_calls(tool_calls, front_calls)
         for _, batch_calls in back:
             _collect_calls(tool_calls, batch_calls)
     return steps
+
+
+def list_steps(dfd: int) -> tuple[list[str], set[str]]:
+    """The step names of a directory in the daemon's load order, and every other entry.
+
+    Names that are not UTF-8 are no steps (the daemon's lossy reading never
+    lets them start with ``step-`` and parse)."""
+    listing = os.listdir(dfd)
+    names = [n for n in listing if n.startswith(STEP_PREFIX)]
+    others = {n for n in listing if not n.startswith(STEP_PREFIX)}
+    if not all(map(str.isascii, names)):
+        others.update(n for n in names if not is_utf8_name(n))
+        names = [n for n in names if is_utf8_name(n)]
+    names.sort()
+    return names, others
 
 
 def _read_steps(dfd: int, names: list[str]) -> list[bytes | None]:
@@ -379,6 +411,10 @@ class Session:
         # step name -> why: steps a live follower saw change after it read
         # them (store/live.py); the daemon never rewrites a step
         self.rewritten: dict[str, str] = {}
+        # set on the stand-in a progressive open shows while it reads the
+        # rest (store/opening.py): ``steps`` are then only the end
+        self.partial: Any = None
+        self.listed_at = 0.0  # time.monotonic() just before the directory was last listed whole
         # The one lock of a session: load/refresh (the watcher's thread) and
         # every derived fact (facts and search workers, the UI) take it, so
         # no reader iterates a step list being changed or a half-built cache.
@@ -424,13 +460,8 @@ class Session:
             return
         try:
             self.dir_error = None
-            listing = os.listdir(dfd)
-            names = [n for n in listing if n.startswith(STEP_PREFIX)]
-            others = {n for n in listing if not n.startswith(STEP_PREFIX)}
-            if not all(map(str.isascii, names)):  # names that are not UTF-8 are no steps
-                others.update(n for n in names if not is_utf8_name(n))
-                names = [n for n in names if is_utf8_name(n)]
-            names.sort()
+            self.listed_at = time.monotonic()
+            names, others = list_steps(dfd)
             self.source = StepSource(dir_path) if len(names) > LAZY_THRESHOLD else None
             was_enabled = gc.isenabled()
             gc.disable()  # bulk allocation of acyclic objects: don't let the GC rescan them
@@ -620,11 +651,13 @@ class Session:
 
     @property
     def load_status(self) -> str:
-        """What the daemon's ``load_session`` returns: ok | none | error."""
+        """What the daemon's ``load_session`` returns: ok | none | error (pending: a partial stand-in)."""
         if self.meta_status == "missing":
             return "none"
         if self.meta_status in ("corrupt", "unreadable") or self.dir_error or self._counts()[m.KIND_UNREADABLE]:
             return "error"
+        if self.partial is not None:  # an unreadable step may still come: not known until all is read
+            return "pending"
         return "ok"
 
     @property

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import msgspec
 
 from . import models as m
 from .decode import decode_meta
-from .fileio import _CHUNK, _READ_FLAGS
+from .fileio import _CHUNK, _READ_FLAGS, MISSING
 from .layout import (
     STEP_PREFIX,
     TMP_MARK,
@@ -124,13 +124,29 @@ class Store:
                 progress(i + 1, len(entries))
             yield s
 
-    def summaries(self, progress: Callable[[int, int], None] | None = None) -> list[SessionSummary]:
-        """Meta and names of every session, and which is the latest of its pair; no step is read."""
+    def summaries(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        last: Iterable[str] = (),
+        listed: Callable[[str], list[str] | None] | None = None,
+    ) -> list[SessionSummary]:
+        """Meta and names of every session, and which is the latest of its pair; no step is read.
+
+        The sessions in ``last`` are summarized after the others, and their
+        step names come from ``listed(slug)`` when it has them (a browser
+        is opening that session and lists it anyway: a second listing of a
+        big directory would only compete with the first); the result is in
+        slug order all the same.
+        """
         entries, latest = self._scan()
+        later = set(last)
+        if later:
+            entries = [e for e in entries if e.slug not in later] + [e for e in entries if e.slug in later]
         out = []
         prefixes: dict[tuple[str, str], str] = {}
         for i, e in enumerate(entries):
-            sm = summarize(e)
+            names = listed(e.slug) if listed is not None and e.slug in later else None
+            sm = summarize(e, names)
             parts = e.slug.split("_")
             if len(parts) == 3:  # (a slug equal to a latest one parses: no need to parse it here)
                 pair = (parts[0], parts[1])
@@ -141,6 +157,8 @@ class Store:
             out.append(sm)
             if progress is not None:
                 progress(i + 1, len(entries))
+        if later:
+            out.sort(key=lambda sm: sm.slug)
         return out
 
     def latest(self, agent: str, sender: str) -> str | None:
@@ -165,24 +183,30 @@ class Store:
         return out
 
 
-def summarize(e: SessionEntry) -> SessionSummary:
+def summarize(e: SessionEntry, step_names: list[str] | None = None) -> SessionSummary:
     """Meta plus a names-only listing: one listing and one plain read per session, no step reads.
 
     The meta read is the step loader's: a read-only, non-blocking open and
     one read; anything else (an error, an empty read, a full buffer) takes
-    ``read_file``'s careful path, which says why.
+    ``read_file``'s careful path, which says why. ``step_names``, when
+    given, are the session's step names from a listing already made.
     """
-    try:
-        listing = os.listdir(e.path)
-    except OSError:
-        listing = []
+    if step_names is None:
+        try:
+            listing = os.listdir(e.path)
+        except OSError:
+            listing = []
+        has_meta = "meta" in listing
+    else:
+        listing = step_names
+        has_meta = os.path.lexists(os.path.join(e.path, "meta"))
     meta = None
-    if "meta" in listing:
+    if has_meta:
         data = _plain_read(e.path + "/meta")  # POSIX only, like the rest of the core
         if data is None:
-            data, _reason = read_file(os.path.join(e.path, "meta"))
+            data, reason = read_file(os.path.join(e.path, "meta"))
         if data is None:
-            status = "unreadable"
+            status = "missing" if step_names is not None and reason == MISSING else "unreadable"
         else:
             meta = decode_meta(data).meta
             status = "ok" if meta is not None else "corrupt"

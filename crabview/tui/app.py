@@ -38,6 +38,7 @@ from ..store.watch import StoreWatcher
 from .actions import bindings
 from .commands import CrabviewCommands
 from .live import LiveFeed, StoreChanged
+from .opening import SessionOpener
 from .safe_ui import GuardedApp, notify_plain
 from .messages import (
     FactsReady,
@@ -48,7 +49,9 @@ from .messages import (
     SearchProgress,
     MemoryReloaded,
     SearchDone,
+    LoadProgress,
     SessionLoaded,
+    SessionPartial,
     SessionRefreshed,
     SessionsRemoved,
     StatsLoaded,
@@ -71,6 +74,7 @@ STORE_NOTE_SECONDS = 60.0  # how long the status line says the store was replace
 SALVAGE_CAP = 1 << 20
 SEARCH_ALL_CAP = 500  # results listed by a search across sessions (all are counted)
 STATS_MAX_STEPS = 20_000  # larger sessions get their badge counts when opened
+WATCH_START_LATEST = 3.0  # seconds: the watcher starts then at the latest, first rows or not
 
 
 class CrabviewApp(GuardedApp, App[None]):
@@ -117,6 +121,10 @@ class CrabviewApp(GuardedApp, App[None]):
         self.watcher_mode = "starting" if watch else "off"
         self.watcher_reason = ""
         self.live_feed = LiveFeed(self)
+        self.opener = SessionOpener(self)
+        self._watch_started = False
+        self._reconciled: set[str] = set()  # sessions looked at again once the watcher was up
+        self.load_progress: tuple[int, int, str] | None = None  # (done, total, phase) of the session being opened
         self.store_event: tuple[str, float] | None = None  # (state, when) of the last store replacement
         self.search = SearchState()
         self._content: tuple[tuple[str, int], ContentCache] | None = None
@@ -148,9 +156,16 @@ class CrabviewApp(GuardedApp, App[None]):
         self._main("#search", Input).display = False
         self._main(Timeline).focus()
         self._main(TimelineHeader).show(None, "loading the store…")
+        want = self.initial_select
+        if want is not None and self.store.session_path(want).is_dir():
+            # asked for by name: open it now, beside the store's listing (its end shows sooner)
+            self.select_session(want)
         self.load_summaries()
         if self.watch_enabled:
-            self.watch_store()
+            # The watcher's first scan reads every name of every session, so
+            # it starts once the first rows are on screen (or soon anyway);
+            # a session listed before its watch was up is checked again then.
+            self.set_timer(WATCH_START_LATEST, self._start_watching)
         if self.live_writer is not None:
             self.live_writer.start()
         self.set_interval(15, self._tick)
@@ -251,7 +266,13 @@ class CrabviewApp(GuardedApp, App[None]):
             if k:
                 word = name if name == "info" or k == 1 else name + "s"
                 t.append(f"{mark} {k} {word}  ", style=style)
-        if self.session is not None and self.session.load_status != "ok":
+        if self.load_progress is not None and self.loading is not None:
+            done, total, phase = self.load_progress
+            if phase == "rows":
+                t.append("building rows…  ", style="bold yellow")
+            else:
+                t.append(f"reading {done * 100 // max(1, total)}%  ", style="bold yellow")
+        if self.session is not None and self.session.load_status not in ("ok", "pending"):
             t.append(f"daemon load: {one_line(self.session.load_status, 30)}  ", style="bold red")
         hidden = sum(1 for s in self.summaries.values() if not s.listed)
         n = len(self.summaries)
@@ -292,7 +313,8 @@ class CrabviewApp(GuardedApp, App[None]):
 
     @work(thread=True, exclusive=True, group="summaries", name="load_summaries")
     def load_summaries(self) -> None:
-        summaries = self.store.summaries()
+        opening = [self.selected] if self.selected is not None else []
+        summaries = self.store.summaries(last=opening, listed=self.opener.listed_names)
         self.post_message(SummariesLoaded(summaries, self._latest_for(summaries), full=True))
 
     def _latest_for(self, summaries: list[Any]) -> dict[tuple[str, str], str | None]:
@@ -327,6 +349,7 @@ class CrabviewApp(GuardedApp, App[None]):
             else:
                 self._main(TimelineHeader).show(None, "no sessions in this store")
                 self.timeline.set_model(None, "no sessions")
+                self._start_watching()
         if msg.full:
             self.load_stats([s.slug for s in msg.summaries])
 
@@ -349,6 +372,7 @@ class CrabviewApp(GuardedApp, App[None]):
         self.pending_names[slug] = []
         self.timeline.set_model(None, f"loading {one_line(slug, 60)}…")
         self._main(TimelineHeader).show(None, f"loading {one_line(slug, 60)}…")
+        self.opener.expect(slug)
         self.load_session(slug)
 
     @on(SessionsPane.Selected)
@@ -359,11 +383,46 @@ class CrabviewApp(GuardedApp, App[None]):
 
     @work(thread=True, exclusive=True, group="session", name="load_session")
     def load_session(self, slug: str) -> None:
-        t0 = time.perf_counter()
-        s = self.store.load_session(slug)
-        model = TimelineModel(s)
-        model.compute_facts()
-        self.post_message(SessionLoaded(s, time.perf_counter() - t0, model))
+        self.opener.run(slug)
+
+    def _showing_stand_in(self, slug: str) -> bool:
+        """Whether the timeline shows the end of ``slug`` while the rest is read."""
+        s = self.session
+        return s is not None and s.slug == slug and s.partial is not None and self.model is not None
+
+    @on(SessionPartial)
+    def _session_partial(self, msg: SessionPartial) -> None:
+        if not self._alive():
+            return
+        s = msg.session
+        if s.slug != self.selected or self.loading != s.slug:
+            return
+        again = self._showing_stand_in(s.slug)
+        self.session = s
+        self.model = msg.model
+        if again:
+            self.timeline.replace_model(self.model)
+        else:
+            self.timeline.set_model(self.model, "no step files in this session")
+        if self.first_paint is None:
+            self.first_paint = time.monotonic()
+        self.load_progress = (s.partial.shown, s.partial.total, "reading")
+        self._main(TimelineHeader).show(self.model, progress=self.load_progress)
+        self.call_after_refresh(self._start_watching)
+        self.timeline.marks = set(self.bookmarks.rows(self.model))
+        self.update_status()
+
+    @on(LoadProgress)
+    def _load_progress(self, msg: LoadProgress) -> None:
+        if not self._alive() or msg.slug != self.selected or self.loading != msg.slug:
+            return
+        self.load_progress = (msg.done, msg.total, msg.phase)
+        if self.model is not None:
+            self._main(TimelineHeader).show(self.model, progress=self.load_progress)
+        else:
+            what = "building the rows" if msg.phase == "rows" else f"reading {fmt_int(msg.done)} of {fmt_int(msg.total)} steps"
+            self._main(TimelineHeader).show(None, f"loading {one_line(msg.slug, 60)}: {what}…")
+        self.update_status()
 
     @on(SessionLoaded)
     def _session_loaded(self, msg: SessionLoaded) -> None:
@@ -372,19 +431,32 @@ class CrabviewApp(GuardedApp, App[None]):
         s = msg.session
         if s.slug != self.selected:
             return
+        had_stand_in = self._showing_stand_in(s.slug)
         self.loading = None
+        self.load_progress = None
         self.session = s
         self.model = msg.model
         self.load_seconds = msg.seconds
         if msg.model.facts is not None:
             self.stats[s.slug] = msg.model.facts.stats
-        self.timeline.set_model(self.model, "no step files in this session")
+        if had_stand_in:
+            self.timeline.replace_model(self.model)
+        else:
+            self.timeline.set_model(self.model, "no step files in this session")
         if self.first_paint is None:
             self.first_paint = time.monotonic()
         self._main(TimelineHeader).show(self.model)
+        if s.memory is not self.store.memory:  # memory.db changed while it was read
+            s.set_memory(self.store.memory)
+        self.call_after_refresh(self._start_watching)
+        self._reconcile_if_needed()
+        query = self.search_query if had_stand_in else ""
         self.search.clear()
         self.workers.cancel_group(self, "search")
+        if query:  # a search typed while the end was shown: now over the whole session
+            self.search_session(query, quiet=True)
         self.refresh_sessions()
+        self.update_status()
         pending = self.pending_names.pop(s.slug, [])
         if pending:
             self._refresh_current(pending)
@@ -429,6 +501,23 @@ class CrabviewApp(GuardedApp, App[None]):
 
     def watch_store(self) -> None:
         self.run_worker(self.live_feed.run(), exclusive=True, group="watch", name="watch_store")
+
+    def _start_watching(self) -> None:
+        """Start the watcher, once (after the first rows, or WATCH_START_LATEST after start)."""
+        if self.watch_enabled and not self._watch_started and self._alive():
+            self._watch_started = True
+            self.watch_store()
+
+    def _reconcile_if_needed(self) -> None:
+        """A session listed before the watcher was up may have missed a step meanwhile: look again, once."""
+        s = self.session
+        ready = self.live_feed.ready_at
+        if s is None or self.loading is not None or ready is None or s.slug in self._reconciled:
+            return
+        if s.listed_at >= ready:
+            return  # listed with the watch up: every later change is an event
+        self._reconciled.add(s.slug)
+        self.run_worker(self.live_feed.reconcile_open(s), group="refresh", name="reconcile_session")
 
     def _refresh_current(self, names: list[str]) -> None:
         self.run_worker(self.live_feed.refresh_open(names), group="refresh", name="refresh_session")
@@ -503,6 +592,7 @@ class CrabviewApp(GuardedApp, App[None]):
     def _watcher_status(self, msg: WatcherStatus) -> None:
         if not self._alive():
             return
+        self._reconcile_if_needed()
         self.watcher_mode = msg.mode
         self.watcher_reason = msg.reason
         self.update_status()

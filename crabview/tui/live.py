@@ -10,6 +10,7 @@ back.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,8 @@ class LiveFeed:
         self.app = app
         self.live = LiveSessions(app.store)
         self.watcher: StoreWatcher | None = None
+        # monotonic time the watcher was up (every later change is an event)
+        self.ready_at: float | None = None
 
     async def run(self) -> None:
         """The watcher worker's body (the app runs it as an exclusive worker)."""
@@ -53,6 +56,7 @@ class LiveFeed:
         first = asyncio.ensure_future(agen.__anext__())
         while not watcher.ready.is_set() and not first.done():
             await asyncio.sleep(0.01)
+        self.ready_at = time.monotonic()
         app.post_message(WatcherStatus(watcher.mode, watcher.reason))
         try:
             try:
@@ -120,6 +124,29 @@ class LiveFeed:
             if p.is_dir():
                 out.append(summarize(SessionEntry(slug, str(p), p.is_symlink())))
         return out
+
+    async def reconcile_open(self, s: Any) -> None:
+        """Look at the open session's directory again and read what differs (a worker's body).
+
+        For a session listed before the watcher was up: a step written in
+        between is in neither the listing nor an event."""
+        app = self.app
+
+        def differs() -> list[str]:
+            try:
+                now = set(os.listdir(s.path))
+            except OSError:
+                return []  # gone: the watcher says so
+            with s.lock:
+                had = {st.name for st in s.steps} | s.other_names
+            return sorted(now ^ had)
+
+        names = await asyncio.to_thread(differs)
+        if not names or app.session is not s:
+            return
+        res = await asyncio.to_thread(s.refresh, names)
+        if res.added or res.removed or res.changed or res.meta_changed:
+            app.post_message(SessionRefreshed(s.slug, list(res.added), bool(res.removed or res.changed), res.meta_changed))
 
     async def refresh_open(self, names: list[str]) -> None:
         """Names that arrived while the open session was loading (a worker's body)."""

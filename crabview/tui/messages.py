@@ -31,6 +31,24 @@ class SessionLoaded(Message):
 
 
 @dataclass
+class SessionPartial(Message):
+    """The end of a session, shown while the rest is read (store/opening.py)."""
+
+    session: Session  # a stand-in: ``session.partial`` says how much it holds
+    model: Any  # TimelineModel of the stand-in, built in the worker
+
+
+@dataclass
+class LoadProgress(Message):
+    """How much of the session being opened is read (``done`` of ``total`` steps)."""
+
+    slug: str
+    done: int
+    total: int
+    phase: str = "reading"  # reading | rows (building the view of a read session)
+
+
+@dataclass
 class SessionRefreshed(Message):
     slug: str
     added: list[str]

@@ -67,6 +67,7 @@ class TimelineModel:
         self.replay_start = s.replay_start
         self.boundary_index = s.boundary.index if s.boundary is not None else None
         self.load_status = s.load_status
+        self.partial = s.partial  # a stand-in's PartialLoad: rows are the end of the session only
         mem = s.memory
         self.archive_found: dict[str, bool] = {}
         for i in self.compact_rows_steps():

@@ -92,6 +92,8 @@ def decoded_widgets(model: TimelineModel, i: int) -> list[Any]:
     if st.kind == m.KIND_ENTRY:
         if i < model.replay_start:
             head.append(" · not replayed (before the last compact boundary)", style="bright_black italic")
+        elif model.load_status == "pending":
+            head.append(" · replay not known yet (the rest of the session is still being read)", style="yellow italic")
         elif model.load_status != "ok":
             head.append(" · not replayed (the daemon's load of this session fails)", style="red")
         else:

@@ -19,8 +19,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Sparkline, Static
-from textual.containers import Vertical
+from textual.widgets import ProgressBar, Sparkline, Static
+from textual.containers import Horizontal, Vertical
 from rich.text import Text
 
 from ...render.safe import one_line
@@ -169,6 +169,43 @@ class Timeline(ScrollView, can_focus=True):
                 self._set_cursor(min(self.cursor, len(model.rows) - 1), force=True)
         self.refresh()
 
+    def replace_model(self, model: TimelineModel) -> None:
+        """Another model of the same session (the whole one after a stand-in of its end).
+
+        Following stays at the end; otherwise the highlighted step stays
+        highlighted, on the same screen line (the rows above it arrived).
+        """
+        old = self.model
+        keep: str | None = None
+        i = self.current_step()
+        if old is not None and 0 <= i < len(old.steps):
+            keep = old.steps[i].name
+        on_screen = self.cursor - int(self.scroll_offset.y)
+        follow = self.follow or old is None
+        self.model = model
+        self.matches = set()
+        self.unseen = 0
+        self._resize_virtual()
+        if not model.rows:
+            self.cursor = 0
+            self.post_message(self.Highlighted(self, -1))
+        elif follow:
+            self._set_cursor(len(model.rows) - 1, force=True)
+            self.call_after_refresh(self._scroll_cursor_visible)
+        else:
+            r = min(self.cursor, len(model.rows) - 1)
+            if keep is not None:
+                j = model.session.index_of(keep)
+                if j is not None and j < len(model.row_of_step):
+                    r = model.row_of_step[j]
+            elif self.cursor == 0:  # the meta row is row 0 of every model
+                r = 0
+            self.cursor = r
+            top = max(0, r - on_screen)
+            self.scroll_to(y=top, animate=False, immediate=True, force=True)
+            self._set_cursor(r, force=True)
+        self.refresh()
+
     def _resize_virtual(self) -> None:
         n = len(self.model.rows) if self.model is not None else 1
         self.virtual_size = Size(max(1, self.scrollable_content_region.width), n)
@@ -309,6 +346,8 @@ class Timeline(ScrollView, can_focus=True):
             return self._meta_segments(model, width)
         if row.kind == ROW_GAP:
             n = row.extra
+            if model.partial is not None:  # a number may still turn up in the part not yet read
+                return [Segment(f"{'┆':>9}   … up to {fmt_int(n)} missing …", S_GAP)]
             return [Segment(f"{'┆':>9}   … {fmt_int(n)} missing …", S_GAP)]
         i = row.index
         st = model.steps[i]
@@ -353,6 +392,8 @@ class Timeline(ScrollView, can_focus=True):
             label, lstyle = "lenient decode", Style(color="cyan", italic=True)
         elif dim:
             label = "not replayed"
+        elif st.kind == m.KIND_ENTRY and model.load_status == "pending":
+            label = "replay pending"  # the rest of the session may still fail the load
         elif st.kind == m.KIND_ENTRY and model.load_status != "ok":
             label, lstyle = "not replayed (load fails)", S_BAD
         if label and width - 9 - 2 - 14 - len(label) - 2 < 24:  # narrow: a short label, the summary keeps its room
@@ -433,10 +474,17 @@ class TimelineHeader(Vertical):
     def compose(self):
         yield Static(Text(""), id="timeline-title")
         yield Sparkline([], id="timeline-spark")
+        with Horizontal(id="timeline-progress"):  # instead of the sparkline while a session is read
+            yield ProgressBar(total=None, show_eta=False, id="timeline-progress-bar")
+            yield Static(Text(""), id="timeline-progress-note")
 
-    def show(self, model: TimelineModel | None, note: str = "") -> None:
+    def show(self, model: TimelineModel | None, note: str = "", progress: tuple[int, int, str] | None = None) -> None:
         title = self.query_one("#timeline-title", Static)
         spark = self.query_one("#timeline-spark", Sparkline)
+        reading = self.query_one("#timeline-progress", Horizontal)
+        part = model.partial if model is not None else None
+        reading.display = part is not None
+        spark.display = part is None
         if model is None:
             title.update(Text(note or "no session selected", style="italic"))
             spark.data = []
@@ -451,8 +499,16 @@ class TimelineHeader(Vertical):
             t.append(one_line(s.slug, 50), style="bold")
         facts = model.facts or model.compute_facts()
         c, u = facts.counts, facts.usage
-        n = len(model.steps)
+        n = part.total if part is not None else len(model.steps)
         t.append(f"  {fmt_int(n)} step{'' if n == 1 else 's'}", style="")
+        if part is not None:
+            done = min(progress[0] if progress is not None else part.shown, part.total)
+            t.append(" · reading…", style="bold yellow")
+            bar = self.query_one("#timeline-progress-bar", ProgressBar)
+            bar.update(total=max(1, part.total), progress=done)
+            what = f"{fmt_int(done)} of {fmt_int(part.total)} read · the last {fmt_int(len(model.steps))} shown"
+            what += " · counts so far" if part.boundary_known else " · replay start unknown · counts so far"
+            self.query_one("#timeline-progress-note", Static).update(Text(what, style="yellow"))
         k = c[m.KIND_COMPACT] + c[m.KIND_LEGACY]
         if k:
             t.append(f" · {k} compact{'' if k == 1 else 's'}", style="yellow")
@@ -465,7 +521,9 @@ class TimelineHeader(Vertical):
             f"{fmt_int(turns)} turn{'' if turns == 1 else 's'})",
             style="green",
         )
-        if s.load_status != "ok":
+        if s.load_status == "pending":
+            t.append("  daemon load: known once all is read", style="yellow")
+        elif s.load_status != "ok":
             t.append(f"  daemon load: {s.load_status}", style="bold red")
         title.update(t)
         spark.data = facts.spark
