@@ -189,7 +189,8 @@ def summarize(e: SessionEntry, step_names: list[str] | None = None) -> SessionSu
     The meta read is the step loader's: a read-only, non-blocking open and
     one read; anything else (an error, an empty read, a full buffer) takes
     ``read_file``'s careful path, which says why. ``step_names``, when
-    given, are the session's step names from a listing already made.
+    given, are the session's step names from a listing already made
+    (``session.list_steps``: UTF-8 ``step-`` names only).
     """
     if step_names is None:
         try:
@@ -212,9 +213,12 @@ def summarize(e: SessionEntry, step_names: list[str] | None = None) -> SessionSu
             status = "ok" if meta is not None else "corrupt"
     else:
         status = "missing"
-    names = [n for n in listing if n.startswith(STEP_PREFIX)]
-    if not all(map(str.isascii, names)):  # names that are not UTF-8 are no steps
-        names = [n for n in names if is_utf8_name(n)]
+    if step_names is None:
+        names = [n for n in listing if n.startswith(STEP_PREFIX)]
+        if not all(map(str.isascii, names)):  # names that are not UTF-8 are no steps
+            names = [n for n in names if is_utf8_name(n)]
+    else:
+        names = step_names  # already only the UTF-8 step- names (session.list_steps)
     tmps = len([n for n in names if TMP_MARK in n])
     listed = status == "ok" and not e.is_symlink and is_utf8_name(e.slug)
     return SessionSummary(e.slug, e.path, status, meta, listed, len(names), tmps, 0)

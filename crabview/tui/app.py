@@ -408,6 +408,7 @@ class CrabviewApp(GuardedApp, App[None]):
             self.first_paint = time.monotonic()
         self.load_progress = (s.partial.shown, s.partial.total, "reading")
         self._main(TimelineHeader).show(self.model, progress=self.load_progress)
+        self.call_after_refresh(self.opener.painted.set)
         self.call_after_refresh(self._start_watching)
         self.timeline.marks = set(self.bookmarks.rows(self.model))
         self.update_status()

@@ -12,6 +12,8 @@ import datetime as dt
 from bisect import bisect_left, bisect_right
 from typing import Any, NamedTuple
 
+import msgspec
+
 from ..render.text import ToolIndex, summary
 from ..store import models as m
 from ..store.layout import step_number
@@ -25,7 +27,9 @@ ROW_META = 3  # the session's meta, pinned as the first row
 META_INDEX = -2  # the "step index" of the meta row (-1: nothing)
 
 
-class Row(NamedTuple):
+class Row(msgspec.Struct, frozen=True, gc=False):
+    """One display row (a Struct, not a NamedTuple: a million are built per open, 5x faster)."""
+
     kind: int  # ROW_STEP | ROW_COMPACT | ROW_GAP
     index: int  # step index (ROW_GAP: index of the step after the gap)
     extra: int = 0  # ROW_GAP: how many numbers are missing; ROW_STEP: 1 = out of numeric order

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .app import CrabviewApp
 
 PROGRESS_EVERY = 0.1  # seconds between progress messages
+PAINT_WAIT = 0.5  # seconds the read waits at most for a stand-in to be painted
 
 
 LISTING_WAIT = 30.0  # seconds the store's summary waits for the opener's listing
@@ -42,6 +43,7 @@ class SessionOpener:
         # handed to the summaries worker (one listing of a big directory, not two)
         self._slot: tuple[str, threading.Event, list[list[str]]] | None = None
         self._lock = threading.Lock()
+        self.painted = threading.Event()  # set by the UI once a stand-in is on screen
 
     def expect(self, slug: str) -> None:
         """A worker will open ``slug`` (the UI thread says so before starting it)."""
@@ -80,7 +82,10 @@ class SessionOpener:
             check()
             model = TimelineModel(stand_in)
             model.compute_facts()
+            self.painted.clear()
             app.post_message(SessionPartial(stand_in, model))
+            # let the UI thread paint it before reading on: the two share one GIL
+            self.painted.wait(PAINT_WAIT)
 
         def progress(done: int, total: int) -> None:
             check()

@@ -13,9 +13,16 @@
   the same run: one bytes regex over the same in-memory file contents
   (what no search of every file's content can beat), and reading them.
 
+- progressive open (``--open-steps``, default 1,000,000, built on
+  /dev/shm when there is one): app start → the first step rows rendered,
+  and → the whole session shown, for that session and a 10-step one in
+  the same run, against the floor of an exact first paint: one
+  ``os.listdir`` of the big directory (the end of the load order is known
+  only once every name is).
+
 Prints figures; asserts nothing about time.
 
-Run: python tests/bench/tui.py [--steps 100000] [--appends 200]
+Run: python tests/bench/tui.py [--steps 100000] [--appends 200] [--open-steps 1000000] [--only-open]
 """
 
 from __future__ import annotations
@@ -116,6 +123,67 @@ async def latency(root: Path, slug: str, appends: int, interval: float) -> tuple
     return rows_in, out
 
 
+async def open_times(root: Path, slug: str, watch: bool) -> tuple[float, float]:
+    """Seconds from app start to the first step rows rendered, and to the whole session shown."""
+    from crabview.tui.widgets.timeline import Timeline
+
+    first: list[float | None] = [None]
+    orig = Timeline.render_line
+
+    def render_line(self, y: int):  # the first time a step row reaches the screen
+        if first[0] is None and self.model is not None and int(self.scroll_offset.y) + y >= 1 and len(self.model.rows) > 1:
+            first[0] = time.perf_counter()
+        return orig(self, y)
+
+    Timeline.render_line = render_line  # type: ignore[method-assign]
+    try:
+        t0 = time.perf_counter()
+        app = make_app(Store.open(root), watch=watch, select=slug)
+        async with app.run_test(size=(160, 50)) as pilot:
+            while first[0] is None:
+                await asyncio.sleep(0.001)
+            while app.model is None or app.loading is not None or app.model.partial is not None:
+                await asyncio.sleep(0.005)
+            await pilot.pause()
+            return first[0] - t0, time.perf_counter() - t0
+    finally:
+        Timeline.render_line = orig  # type: ignore[method-assign]
+
+
+def open_figures(steps: int, rounds: int) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from load import build_big_session  # noqa: E402
+
+    where = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    with tempfile.TemporaryDirectory(prefix="crabview-bench-open-", dir=where) as tmp:
+        t = time.perf_counter()
+        small_root, big_root = Path(tmp) / "small", Path(tmp) / "big"
+        small = build(small_root, 10)
+        big = build_big_session(big_root, steps)
+        bdir = big_root / "sessions" / big
+        print(f"built a {steps:,}-step session in {tmp} in {time.perf_counter() - t:.1f} s; {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+        Store.open(big_root).load_session(big)  # the page cache as a second launch sees it
+        for watch in (False, True):
+            got: dict[str, list[tuple[float, float]]] = {"small": [], "big": []}
+            floors: list[float] = []
+            for _ in range(rounds):
+                got["small"].append(asyncio.run(open_times(small_root, small, watch)))
+                t = time.perf_counter()
+                os.listdir(bdir)
+                floors.append(time.perf_counter() - t)
+                got["big"].append(asyncio.run(open_times(big_root, big, watch)))
+            s_first = statistics.median(x[0] for x in got["small"])
+            b_first = statistics.median(x[0] for x in got["big"])
+            b_whole = statistics.median(x[1] for x in got["big"])
+            floor = statistics.median(floors)
+            label = "watching" if watch else "not watching"
+            print(
+                f"open, {label}: first rows on screen: 10 steps {s_first * 1000:.0f} ms, {steps:,} steps {b_first * 1000:.0f} ms "
+                f"= {b_first / s_first:.2f}x (target 1.5x); floor: the 10-step paint + one listing of the big directory "
+                f"({floor * 1000:.0f} ms) = {(s_first + floor) / s_first:.2f}x; whole session shown {b_whole:.1f} s"
+            )
+
+
 def memory(root: Path, slug: str) -> tuple[int, int]:
     store = Store.open(root)
     gc.collect()
@@ -170,7 +238,13 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=100_000)
     ap.add_argument("--appends", type=int, default=200)
     ap.add_argument("--interval", type=float, default=0.02)
+    ap.add_argument("--open-steps", type=int, default=1_000_000)
+    ap.add_argument("--open-rounds", type=int, default=3)
+    ap.add_argument("--only-open", action="store_true", help="only the progressive open figures")
     a = ap.parse_args()
+    open_figures(a.open_steps, a.open_rounds)
+    if a.only_open:
+        return
     with tempfile.TemporaryDirectory(prefix="crabview-bench-tui-") as tmp:
         root = Path(tmp) / "root"
         t = time.perf_counter()
