@@ -26,7 +26,7 @@ import time
 from typing import Callable, NamedTuple
 
 from . import models as m
-from .session import LAZY_THRESHOLD, Session, StepFile, StepSource, _collect_calls, _load_steps, list_steps
+from .session import LAZY_THRESHOLD, Session, StepFile, StepSource, _collect_calls, _load_steps, list_steps, split_listing
 
 TAIL_STEPS = 256  # a screenful or a few: what the first paint needs
 BACK_BATCH = 4096  # steps read per look for a boundary
@@ -57,6 +57,7 @@ def open_progressively(
     tail: int = TAIL_STEPS,
     back_batch: int = BACK_BATCH,
     back_budget: int = BACK_BUDGET,
+    listing: tuple[float, list[str]] | None = None,
 ) -> Session:
     """Load ``s`` (a fresh ``Session``) end first; returns it, fully loaded.
 
@@ -65,7 +66,9 @@ def open_progressively(
     are read. Either may raise (``LoadCancelled``) to stop: ``s`` is then
     left unloaded. ``on_listed`` gets the step names in load order as soon
     as the directory is listed (a summary can count them instead of
-    listing the directory again); it must not change them.
+    listing the directory again); it must not change them. ``listing``:
+    (``time.monotonic()`` before it was made, ``os.listdir``'s names) of
+    this directory, made moments ago, to start from instead of listing.
     """
     with s.lock:
         s.is_symlink = s.path.is_symlink()
@@ -80,8 +83,12 @@ def open_progressively(
         gc.disable()  # bulk allocation of acyclic objects: don't let the GC rescan them
         try:
             s.dir_error = None
-            s.listed_at = time.monotonic()
-            names, others = list_steps(dfd)
+            if listing is not None:
+                s.listed_at = listing[0]
+                names, others = split_listing(listing[1])
+            else:
+                s.listed_at = time.monotonic()
+                names, others = list_steps(dfd)
             if on_listed is not None:
                 on_listed(names)
             total = len(names)

@@ -280,7 +280,11 @@ def list_steps(dfd: int) -> tuple[list[str], set[str]]:
 
     Names that are not UTF-8 are no steps (the daemon's lossy reading never
     lets them start with ``step-`` and parse)."""
-    listing = os.listdir(dfd)
+    return split_listing(os.listdir(dfd))
+
+
+def split_listing(listing: list[str]) -> tuple[list[str], set[str]]:
+    """``list_steps`` of a listing already made."""
     names = [n for n in listing if n.startswith(STEP_PREFIX)]
     others = {n for n in listing if not n.startswith(STEP_PREFIX)}
     if not all(map(str.isascii, names)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -129,6 +130,7 @@ class Store:
         progress: Callable[[int, int], None] | None = None,
         last: Iterable[str] = (),
         listed: Callable[[str], list[str] | None] | None = None,
+        keep: dict[str, tuple[float, list[str]]] | None = None,
     ) -> list[SessionSummary]:
         """Meta and names of every session, and which is the latest of its pair; no step is read.
 
@@ -136,7 +138,9 @@ class Store:
         step names come from ``listed(slug)`` when it has them (a browser
         is opening that session and lists it anyway: a second listing of a
         big directory would only compete with the first); the result is in
-        slug order all the same.
+        slug order all the same. ``keep`` collects the listings of big
+        directories, with when they were made (``opening.open_progressively``
+        can start from one instead of listing again).
         """
         entries, latest = self._scan()
         later = set(last)
@@ -146,7 +150,7 @@ class Store:
         prefixes: dict[tuple[str, str], str] = {}
         for i, e in enumerate(entries):
             names = listed(e.slug) if listed is not None and e.slug in later else None
-            sm = summarize(e, names)
+            sm = summarize(e, names, keep)
             parts = e.slug.split("_")
             if len(parts) == 3:  # (a slug equal to a latest one parses: no need to parse it here)
                 pair = (parts[0], parts[1])
@@ -183,7 +187,10 @@ class Store:
         return out
 
 
-def summarize(e: SessionEntry, step_names: list[str] | None = None) -> SessionSummary:
+KEEP_LISTING_MIN = 4096  # entries: a listing worth handing on (``Store.summaries(keep=...)``)
+
+
+def summarize(e: SessionEntry, step_names: list[str] | None = None, keep: dict[str, tuple[float, list[str]]] | None = None) -> SessionSummary:
     """Meta plus a names-only listing: one listing and one plain read per session, no step reads.
 
     The meta read is the step loader's: a read-only, non-blocking open and
@@ -193,10 +200,13 @@ def summarize(e: SessionEntry, step_names: list[str] | None = None) -> SessionSu
     (``session.list_steps``: UTF-8 ``step-`` names only).
     """
     if step_names is None:
+        listed_at = time.monotonic()
         try:
             listing = os.listdir(e.path)
         except OSError:
             listing = []
+        if keep is not None and len(listing) >= KEEP_LISTING_MIN:
+            keep[e.slug] = (listed_at, listing)
         has_meta = "meta" in listing
     else:
         listing = step_names

@@ -123,6 +123,7 @@ class CrabviewApp(GuardedApp, App[None]):
         self.live_feed = LiveFeed(self)
         self.opener = SessionOpener(self)
         self._watch_started = False
+        self._handed_over = False  # the store's first listings were handed to the opener (once)
         self._reconciled: set[str] = set()  # sessions looked at again once the watcher was up
         self.load_progress: tuple[int, int, str] | None = None  # (done, total, phase) of the session being opened
         self.store_event: tuple[str, float] | None = None  # (state, when) of the last store replacement
@@ -314,7 +315,11 @@ class CrabviewApp(GuardedApp, App[None]):
     @work(thread=True, exclusive=True, group="summaries", name="load_summaries")
     def load_summaries(self) -> None:
         opening = [self.selected] if self.selected is not None else []
-        summaries = self.store.summaries(last=opening, listed=self.opener.listed_names)
+        # the first summaries keep big listings: the session opened by default is the biggest
+        keep = {} if self.selected is None and not self._handed_over else None
+        summaries = self.store.summaries(last=opening, listed=self.opener.listed_names, keep=keep)
+        if keep:
+            self.opener.hand_over(keep)
         self.post_message(SummariesLoaded(summaries, self._latest_for(summaries), full=True))
 
     def _latest_for(self, summaries: list[Any]) -> dict[tuple[str, str], str | None]:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .app import CrabviewApp
 
 PROGRESS_EVERY = 0.1  # seconds between progress messages
+HANDED_MAX_AGE = 10.0  # seconds: an older listing from the summaries is not used
 PAINT_WAIT = 0.5  # seconds the read waits at most for a stand-in to be painted
 
 
@@ -44,6 +45,25 @@ class SessionOpener:
         self._slot: tuple[str, threading.Event, list[list[str]]] | None = None
         self._lock = threading.Lock()
         self.painted = threading.Event()  # set by the UI once a stand-in is on screen
+        self._handed: dict[str, tuple[float, list[str]]] = {}
+
+    def hand_over(self, listings: dict[str, tuple[float, list[str]]]) -> None:
+        """Listings the store's first summaries made (summaries worker), for the session opened next.
+
+        Only the first open may use one: it is moments old, and a session
+        listed before the watcher was up is looked at again once it is
+        (app._reconcile_if_needed)."""
+        with self._lock:
+            self._handed = dict(listings)
+        self.app._handed_over = True
+
+    def _take_listing(self, slug: str) -> tuple[float, list[str]] | None:
+        with self._lock:
+            handed, self._handed = self._handed, {}
+        got = handed.get(slug)
+        if got is not None and time.monotonic() - got[0] > HANDED_MAX_AGE:
+            return None
+        return got
 
     def expect(self, slug: str) -> None:
         """A worker will open ``slug`` (the UI thread says so before starting it)."""
@@ -105,7 +125,7 @@ class SessionOpener:
         s = Session(app.store.session_path(slug), app.store.memory)
         try:
             try:
-                open_progressively(s, partial, progress, listed)
+                open_progressively(s, partial, progress, listed, listing=self._take_listing(slug))
             finally:
                 if slot is not None:
                     slot[1].set()  # no one waits for a listing that will not come
