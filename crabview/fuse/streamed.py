@@ -13,10 +13,11 @@ A read renders the segment(s) it touches from their checkpoint, checks
 each against the index (its length and CRC: the pieces are a snapshot, but
 a lazy step value is re-read from disk, and a step file rewritten in place
 since must not give a torn file; such a segment is refused with EIO), and
-keeps recently rendered segments up to ``CACHE_BYTES``. A sequential
-reader (``cat``, ``cp``) continues the walk where the last segment ended,
-so it costs one rendering pass; the first segments, made by the sizing
-pass anyway, are kept for the reader that usually comes next.
+keeps recently rendered segments up to ``CACHE_BYTES``. A segment reads
+ahead only its own steps' values, so a read anywhere costs about one
+segment's rendering, and a sequential reader (``cat``, ``cp``) one
+rendering pass in all; the first segments, made by the sizing pass
+anyway, are kept for the reader that usually comes next.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import threading
 import zlib
 from bisect import bisect_right
-from typing import Callable, Iterator
+from typing import Callable
 
 from ..render.files import to_bytes
 from ..render.pieces import Pieces
@@ -56,8 +57,6 @@ class StreamedFile:
         self.lock = threading.Lock()
         self._cache: list[tuple[int, bytes]] = []  # (offset, bytes of one or more whole segments)
         self._cached = 0
-        self._walk: Iterator[str] | None = None  # continues after ``_walk_at`` (offset, piece)
-        self._walk_at = (-1, -1)
         self.renders = 0  # segments rendered after sizing (for tests)
         self._size(spacing or CHECKPOINT_BYTES, max(2, max_checkpoints or MAX_CHECKPOINTS))
 
@@ -143,23 +142,12 @@ class StreamedFile:
         return self.offsets[j], data
 
     def _render(self, j: int) -> bytes:
-        start, first, last = self.offsets[j], self.numbers[j], self.numbers[j + 1]
-        walk = self._walk if self._walk_at == (start, first) else None
-        if walk is None:
-            walk = self.pieces.iter_from(first)
+        start, end = self.offsets[j], self.offsets[j + 1]
         encode = self.encode
-        parts = []
-        for _ in range(last - first):
-            text = next(walk, None)
-            if text is None:
-                break
-            parts.append(encode(text))
-        data = b"".join(parts)
+        data = b"".join(encode(text) for text in self.pieces.iter_from(self.numbers[j], self.numbers[j + 1]))
         self.renders += 1
-        self._walk, self._walk_at = walk, (self.offsets[j + 1], last)
-        if len(data) != self.offsets[j + 1] - start or zlib.crc32(data, self.crcs[j]) != self.crcs[j + 1]:
-            self._walk, self._walk_at = None, (-1, -1)
-            raise SnapshotLost(f"bytes {start}-{self.offsets[j + 1]} no longer render as they did")
+        if len(data) != end - start or zlib.crc32(data, self.crcs[j]) != self.crcs[j + 1]:
+            raise SnapshotLost(f"bytes {start}-{end} no longer render as they did")
         return data
 
     def extends(self, old: "StreamedFile") -> bool:

@@ -37,13 +37,17 @@ class Pieces:
     def __len__(self) -> int:
         return 1 + len(self.order)
 
-    def iter_from(self, k: int = 0) -> Iterator[str]:
-        """Pieces ``k``, ``k + 1``, … in order, lazy step values read a batch ahead."""
+    def iter_from(self, k: int = 0, stop: int | None = None) -> Iterator[str]:
+        """Pieces ``k`` up to ``stop`` (the end by default) in order, lazy
+        step values read a batch ahead (never past ``stop``)."""
         if k <= 0:
+            if stop is not None and stop <= 0:
+                return
             yield self.head
             k = 1
         piece = self.step_piece
-        for i, st in read_ahead(self.steps, self.order[k - 1 :]):
+        order = self.order[k - 1 :] if stop is None else self.order[k - 1 : max(k - 1, stop - 1)]
+        for i, st in read_ahead(self.steps, order):
             yield piece(i, st)
 
     def __iter__(self) -> Iterator[str]:
