@@ -13,7 +13,9 @@ again even if its mtime looks the same ("racy" entries, as git calls
 them), and files created in that window are re-``stat``ed until they
 settle, which catches writers that are not atomic. Changed names are
 handed to ``Session.refresh``; everything rendered is cached per session
-version, so ``grep -r`` decodes each step once.
+version, so ``grep -r`` decodes each step once. The files that grow with
+the session (transcript.md, replay.jsonl) are never held whole: they are
+``StreamedFile``s (``streamed.py``), an index and a bounded cache.
 """
 
 from __future__ import annotations

@@ -103,7 +103,8 @@ def drop_caches() -> bool:
 
 def mount(root: Path, mp: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     mp.mkdir(exist_ok=True)
-    proc = subprocess.Popen([sys.executable, "-m", "crabview", "mount", str(root), str(mp), "--foreground"], env=env)
+    # cwd "/": "-m" puts the working directory first on sys.path, before PYTHONPATH (--code)
+    proc = subprocess.Popen([sys.executable, "-m", "crabview", "mount", str(root), str(mp), "--foreground"], env=env, cwd="/")
     deadline = time.monotonic() + 30
     while not os.path.ismount(mp):
         if proc.poll() is not None or time.monotonic() > deadline:
