@@ -765,11 +765,11 @@ def export(session: str, root: str | None, fmt: str, mode: str | None, output: s
         pieces = rf.iter_replay(s) if mode == "replay" else rf.iter_steps_jsonl(s)
     elif fmt == "otlp":
         try:
-            from .data.otlp import otlp_bytes
+            from .data.otlp import iter_otlp
         except ImportError as e:  # pragma: no cover - an install without the [data] extra
             _fail(f"--format otlp needs {e.name}: pip install 'crabview[data]'")
-        # one OTLP request document, ASCII-only JSON: whole, not streamed
-        pieces = [otlp_bytes(store, [s], with_content=with_content).decode("ascii")]
+        # one OTLP request document, ASCII-only JSON, written as its spans are made
+        pieces = iter_otlp(store, [s], with_content=with_content)
     else:
         from .render.html import iter_session_html
 

@@ -480,7 +480,7 @@ def test_tree_caches_renderings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     root = build_demo(tmp_path / "store")
     t = tree_mod.MountTree(Store.open(root))
     calls = {"step": 0, "transcript": 0}
-    real_step, real_tr = rf.step_json_bytes, rf.transcript_bytes
+    real_step, real_tr = rf.step_json_bytes, rf.transcript_pieces
 
     def count_step(*a, **k):
         calls["step"] += 1
@@ -491,7 +491,7 @@ def test_tree_caches_renderings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         return real_tr(*a, **k)
 
     monkeypatch.setattr(tree_mod.rf, "step_json_bytes", count_step)
-    monkeypatch.setattr(tree_mod.rf, "transcript_bytes", count_tr)
+    monkeypatch.setattr(tree_mod.rf, "transcript_pieces", count_tr)
     steps = [n for n, _k in t.listdir("/sessions/crab_user_1/steps")]
     for _ in range(3):
         for n in steps:

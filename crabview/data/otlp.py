@@ -23,15 +23,16 @@ turns the same records into SDK spans for the OTLP/HTTP exporter.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
-import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import msgspec
 
+from ..render.jsonenc import StreamList, StreamObject, ascii_json, dumps, iter_dumps
 from ..store import models as m
-from ..store.session import Session
+from ..store.session import Session, read_ahead
 from ..store.store import Store
 
 SCOPE_NAME = "crabview"
@@ -131,10 +132,7 @@ def _cap(text: str) -> str:
 
 
 def _json(v: Any) -> str:
-    try:
-        return json.dumps(v, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return repr(v)
+    return dumps(v)  # the one encoder (inert, compact, never raises)
 
 
 def _parts(msg: m.Message) -> list[dict[str, Any]]:
@@ -175,8 +173,7 @@ def turn_spans(identity: str, s: Session, turn: Turn, with_content: bool = False
     inputs: list[dict[str, Any]] = []
     outputs: list[dict[str, Any]] = []
     guest = ""
-    for i in range(turn.first, turn.stop if done is None else turn.done):
-        st = steps[i]
+    for i, st in read_ahead(steps, range(turn.first, turn.stop if done is None else turn.done)):
         kind = st.kind
         if kind in (m.KIND_UNPARSABLE, m.KIND_UNREADABLE):
             attrs: dict[str, Any] = {"crabview.step": st.name, "crabview.step.kind": kind, "crabview.error": st.error or ""}
@@ -320,11 +317,14 @@ def turn_spans(identity: str, s: Session, turn: Turn, with_content: bool = False
     return out
 
 
-def session_spans(identity: str, s: Session, with_content: bool = False, unfinished: bool = True) -> list[SpanRecord]:
-    out: list[SpanRecord] = []
+def iter_session_spans(identity: str, s: Session, with_content: bool = False, unfinished: bool = True) -> Iterator[SpanRecord]:
+    """The session's spans, made one turn at a time as they are asked for."""
     for t in turns(s, unfinished):
-        out.extend(turn_spans(identity, s, t, with_content))
-    return out
+        yield from turn_spans(identity, s, t, with_content)
+
+
+def session_spans(identity: str, s: Session, with_content: bool = False, unfinished: bool = True) -> list[SpanRecord]:
+    return list(iter_session_spans(identity, s, with_content, unfinished))
 
 
 def resource_attributes(identity: str) -> dict[str, Any]:
@@ -368,29 +368,40 @@ def span_json(sp: SpanRecord) -> dict[str, Any]:
     return d
 
 
-def request_json(identity: str, spans: Iterable[SpanRecord], version: str = "") -> dict[str, Any]:
-    """One ExportTraceServiceRequest in OTLP/JSON."""
-    return {
-        "resourceSpans": [
-            {
-                "resource": {"attributes": _attrs(resource_attributes(identity))},
-                "scopeSpans": [{"scope": {"name": SCOPE_NAME, "version": version}, "spans": [span_json(sp) for sp in spans]}],
-            }
-        ]
-    }
+def request_json(identity: str, spans: Iterable[SpanRecord], version: str = "") -> StreamObject:
+    """One ExportTraceServiceRequest in OTLP/JSON, for ``iter_dumps``: the
+    spans are turned into JSON as the encoder reaches them."""
+    scope = StreamObject(iter([
+        ("scope", {"name": SCOPE_NAME, "version": version}),
+        ("spans", StreamList(span_json(sp) for sp in spans)),
+    ]))
+    resource = StreamObject(iter([
+        ("resource", {"attributes": _attrs(resource_attributes(identity))}),
+        ("scopeSpans", StreamList(iter([scope]))),
+    ]))
+    return StreamObject(iter([("resourceSpans", StreamList(iter([resource])))]))
 
 
-def otlp_bytes(store: Store, sessions: Iterable[Session], with_content: bool = False) -> bytes:
-    """OTLP/JSON for ``sessions``: ASCII only (store text escaped), one line + newline."""
+@functools.cache
+def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        ver = version("crabview")
+        return version("crabview")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        ver = ""
+        return ""
+
+
+def iter_otlp(store: Store, sessions: Iterable[Session], with_content: bool = False) -> Iterator[str]:
+    """OTLP/JSON for ``sessions`` in pieces, written as the spans are made
+    (one turn at a time): ASCII only (store text escaped), one line + newline."""
     identity = store_identity(store)
-    spans: list[SpanRecord] = []
-    for s in sessions:
-        spans.extend(session_spans(identity, s, with_content))
-    text = json.dumps(request_json(identity, spans, ver), ensure_ascii=True, separators=(",", ":"))
-    return text.encode("ascii") + b"\n"
+    spans = (sp for s in sessions for sp in iter_session_spans(identity, s, with_content))
+    for piece in iter_dumps(request_json(identity, spans, _version())):
+        yield ascii_json(piece)
+    yield "\n"
+
+
+def otlp_bytes(store: Store, sessions: Iterable[Session], with_content: bool = False) -> bytes:
+    """``iter_otlp`` joined."""
+    return "".join(iter_otlp(store, sessions, with_content)).encode("ascii")

@@ -28,14 +28,16 @@ import os
 import re
 import signal
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+from ..render.jsonenc import ascii_json, dumps
 from ..render.safe import visible
 from ..store.session import Session
 from ..store.store import Store
 from ..store.watch import MemoryChanged, SessionRemoved, StepsAdded, StepsChanged, StepsRemoved, StoreWatcher
-from .otlp import SCOPE_NAME, SpanRecord, resource_attributes, store_identity, turn_spans, turns
+from .otlp import SCOPE_NAME, SpanRecord, Turn, resource_attributes, store_identity, turn_spans, turns
 
 BATCH_SPANS = 512
 
@@ -107,7 +109,8 @@ class ShipState:
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f"{self.path.name}.tmp.{os.getpid()}")
-        data = json.dumps({"version": 1, "store": self.identity, "sessions": self.sent}, ensure_ascii=True, sort_keys=True)
+        # keys sorted, ASCII only: the layout json.dumps(sort_keys, ensure_ascii) gave, through the one encoder
+        data = ascii_json(dumps({"sessions": dict(sorted(self.sent.items())), "store": self.identity, "version": 1}))
         with open(tmp, "w", encoding="ascii") as f:
             f.write(data)
             f.flush()
@@ -308,20 +311,21 @@ class Shipper:
 
     # -- what is due -----------------------------------------------------------
 
-    def due(self, slug: str) -> list[tuple[str, list[SpanRecord]]]:
-        """(done step name, spans) of every finished turn not yet sent, in order."""
+    def due(self, slug: str) -> list[tuple[str, Turn]]:
+        """(done step name, turn) of every finished turn not yet sent, in
+        order. Their spans are made only when a request takes them (``send``),
+        so what waits costs a few numbers a turn, not its spans."""
         s = self.sessions.get(slug)
         if s is None:
             return []
         last = self.state.sent.get(slug)
         out = []
-        agent = s.meta.agent if s.meta is not None else (s.parsed_slug.agent if s.parsed_slug else "")
         floor = step_position(last) if last is not None else None
         for t in turns(s):
             name = s.steps[t.done].name  # type: ignore[index]
             if floor is not None and step_position(name) <= floor:
                 continue
-            out.append((name, turn_spans(self.identity, s, t, self.with_content, agent)))
+            out.append((name, t))
         # sent in writing order, so the position only ever moves forward
         out.sort(key=lambda item: step_position(item[0]))
         return out
@@ -337,15 +341,19 @@ class Shipper:
     async def send(self, *slugs: str) -> None:
         """Send what is due for ``slugs`` (batched across sessions); retry
         until accepted or stopping."""
-        due = [(slug, name, spans) for slug in slugs for name, spans in self.due(slug)]
+        # [slug, done step name, turn, its spans once made]: the sessions do
+        # not change while this runs (``run`` applies the next changes after)
+        due: deque[list[Any]] = deque([slug, name, t, None] for slug in slugs for name, t in self.due(slug))
         while due and not self.stopping.is_set():
-            batch: list[tuple[str, str, list[SpanRecord]]] = []
+            batch: list[list[Any]] = []
             n = 0
-            while due and (not batch or (n + len(due[0][2]) <= BATCH_SPANS and len(batch) < self.batch_turns)):
-                item = due.pop(0)
-                batch.append(item)
-                n += len(item[2])
-            spans = to_sdk_spans(self.identity, [sp for _slug, _name, sps in batch for sp in sps])
+            while due:
+                more = len(self._spans(due[0]))
+                if batch and (n + more > BATCH_SPANS or len(batch) >= self.batch_turns):
+                    break
+                batch.append(due.popleft())
+                n += more
+            spans = to_sdk_spans(self.identity, [sp for item in batch for sp in item[3]])
             delay = self.backoff
             attempt = 0
             while True:
@@ -359,10 +367,10 @@ class Shipper:
                     # request would fail forever. Halve it (and every later
                     # batch); a single turn too big is retried like an outage.
                     half = len(batch) // 2
-                    due[0:0] = batch[half:]
+                    due.extendleft(reversed(batch[half:]))
                     batch = batch[:half]
                     self.batch_turns = half
-                    spans = to_sdk_spans(self.identity, [sp for _slug, _name, sps in batch for sp in sps])
+                    spans = to_sdk_spans(self.identity, [sp for item in batch for sp in item[3]])
                     self.note(f"{self.endpoint} refuses a request that big ({why}); splitting: {half} turn(s) a request from now on")
                     continue
                 attempt += 1
@@ -373,11 +381,19 @@ class Shipper:
                 if self.stopping.is_set():
                     return
                 delay = min(delay * 2, self.max_backoff)
-            for slug, name, _sps in batch:  # in load order within each session
+            for slug, name, _turn, _sps in batch:  # in load order within each session
                 self.state.sent[slug] = name
             self.state.save()
             self.turns_sent += len(batch)
             self.spans_sent += len(spans)
+
+    def _spans(self, item: list[Any]) -> list[SpanRecord]:
+        """The spans of a due item, made on first use and kept with it."""
+        if item[3] is None:
+            s = self.sessions[item[0]]
+            agent = s.meta.agent if s.meta is not None else (s.parsed_slug.agent if s.parsed_slug else "")
+            item[3] = turn_spans(self.identity, s, item[2], self.with_content, agent)
+        return item[3]
 
     def _export(self, spans: list[Any]) -> tuple[bool, str]:
         from opentelemetry.sdk.trace.export import SpanExportResult

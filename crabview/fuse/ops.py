@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import mfusepy as fuse
 
+from .streamed import SnapshotLost, StreamedFile
 from .tree import DIR, FILE, LINK, RAW, MountTree, Node
 
 LAST_TTL = 0.02  # seconds a getattr answer is reused by the open that follows it
@@ -154,8 +155,10 @@ class CrabFS(fuse.Operations):
             version: Any = node.key
             handle: tuple[str, str, Any] = (RAW, path, fd)
         else:
-            version = node.data
-            handle = (FILE, path, node.data)
+            # a StreamedFile is compared by its content key, not kept: the
+            # handle keeps its snapshot alive, this map must not
+            version = node.stream.content_key if node.stream is not None else node.data
+            handle = (FILE, path, node.stream if node.stream is not None else node.data)
             if self._reported.get(path, node.size) != node.size:
                 # The kernel still holds an older size (attr_timeout) and
                 # would cut reads there: bypass its page cache this once.
@@ -187,6 +190,8 @@ class CrabFS(fuse.Operations):
         # adopted, since every byte already read is still true of it. Only
         # a read past the snapshot's end asks: reads inside it never touch
         # the tree (no lookup, no lock, no rendering per chunk).
+        if isinstance(obj, StreamedFile):
+            return self._read_streamed(fi.fh, p, obj, size, offset)
         if offset + size > len(obj):
             node = self.tree.lookup(p)
             new = node.data if node is not None else None
@@ -195,6 +200,21 @@ class CrabFS(fuse.Operations):
                     self._handles[fi.fh] = (kind, p, new)
                 obj = new
         return obj[offset : offset + size]
+
+    def _read_streamed(self, fh: int, path: str, obj: StreamedFile, size: int, offset: int) -> bytes:
+        """``read`` of a StreamedFile: the same snapshot rule, the extension
+        test done on CRCs (``StreamedFile.extends``) instead of bytes."""
+        if offset + size > obj.size:
+            node = self.tree.lookup(path)
+            new = node.stream if node is not None else None
+            if new is not None and new is not obj and new.extends(obj):
+                with self._lock:
+                    self._handles[fh] = (FILE, path, new)
+                obj = new
+        try:
+            return obj.read(offset, size)
+        except SnapshotLost:
+            raise fuse.FuseOSError(errno.EIO) from None
 
     def release(self, path: str, fi: Any) -> int:
         with self._lock:

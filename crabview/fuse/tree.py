@@ -13,7 +13,9 @@ again even if its mtime looks the same ("racy" entries, as git calls
 them), and files created in that window are re-``stat``ed until they
 settle, which catches writers that are not atomic. Changed names are
 handed to ``Session.refresh``; everything rendered is cached per session
-version, so ``grep -r`` decodes each step once.
+version, so ``grep -r`` decodes each step once. The files that grow with
+the session (transcript.md, replay.jsonl) are never held whole: they are
+``StreamedFile``s (``streamed.py``), an index and a bounded cache.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ..render.safe import UNSAFE_LINE_CLASS
 from ..store.layout import TMP_MARK, find_latest_session, parse_slug, sender_slug
 from ..store.session import Session, read_file
 from ..store.store import Store
+from .streamed import StreamedFile
 
 CHECK_INTERVAL = 0.05  # seconds between revalidations of one thing
 MISS_INTERVAL = 0.002  # ... when a name was not found or a directory is listed
@@ -55,6 +58,7 @@ class Node:
     path: str | None = None  # raw: the source file
     target: str | None = None  # link: the symlink text
     key: Any = None  # raw: the stat key the size came from
+    stream: StreamedFile | None = None  # file: rendered on demand instead of ``data``
 
 
 def _stat_key(path: str | os.PathLike[str]) -> tuple[int, int, int, int] | None:
@@ -155,7 +159,7 @@ class SessionNode:
         self.checked = -1.0
         self.version = 0
         self.gone = False
-        self._files: dict[str, bytes] = {}
+        self._files: dict[str, bytes | StreamedFile] = {}
         self._files_version = -1
         self._steps: dict[str, tuple[Any, ...]] = {}
         self._steps_bytes = 0
@@ -287,8 +291,10 @@ class SessionNode:
             self._files_version = self.version
 
     @_node_locked
-    def file(self, name: str) -> bytes | None:
-        """A session-level generated file, or None if there is no such name."""
+    def file(self, name: str) -> bytes | StreamedFile | None:
+        """A session-level generated file, or None if there is no such name.
+        The files that grow with the session are ``StreamedFile``s: sized by
+        one rendering pass here, their bytes rendered again as they are read."""
         s = self.revalidate()
         if s is None:
             return None
@@ -296,10 +302,11 @@ class SessionNode:
         got = self._files.get(name)
         if got is not None:
             return got
+        data: bytes | StreamedFile
         if name == "transcript.md":
-            data = rf.transcript_bytes(s)
+            data = StreamedFile(rf.transcript_pieces(s))
         elif name == "replay.jsonl":
-            data = rf.replay_bytes(s)
+            data = StreamedFile(rf.replay_file_pieces(s))
         elif name == "problems.txt":
             data = rf.problems_bytes(s.problems)
         elif name == "meta.json" and s.meta is not None:
@@ -686,6 +693,8 @@ class MountTree:
             data = node.file(sub)
             if data is None:
                 return None
+            if isinstance(data, StreamedFile):
+                return Node(FILE, node.mtime, data.size, stream=data)
             return Node(FILE, node.mtime, len(data), data)
         if n == 4 and sub == "steps":
             got = node.step_file(parts[3])

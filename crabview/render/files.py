@@ -21,7 +21,8 @@ from ..store.decode import SALVAGE_DEPTH, position, salvage
 from ..store.session import read_ahead
 from .jsonenc import dumps, inert_json, pretty
 from .safe import one_line, visible
-from .text import iter_replay_jsonl, iter_session_markdown, step_json, value_builtins
+from .pieces import Pieces
+from .text import markdown_pieces, replay_pieces, step_json, value_builtins
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..store.problems import Problem
@@ -40,20 +41,30 @@ def to_bytes(text: str) -> bytes:
 # --- session-level files -------------------------------------------------------
 
 
-# The iter_* functions give a file's text in pieces, one step at a time,
-# for streaming (``export``); the *_bytes functions are their joins.
+# The *_pieces functions give a file's text as ``Pieces`` (a head, then one
+# piece per step, each renderable on its own: the mount serves any offset
+# from them); the iter_* functions walk them in order, for streaming
+# (``export``); the *_bytes functions are their joins.
+
+
+def transcript_pieces(s: "Session", replay_only: bool = False) -> Pieces:
+    return markdown_pieces(s, replay_only)
 
 
 def iter_transcript(s: "Session", replay_only: bool = False) -> Iterator[str]:
-    return iter_session_markdown(s, replay_only=replay_only)
+    return iter(transcript_pieces(s, replay_only))
 
 
 def transcript_bytes(s: "Session", replay_only: bool = False) -> bytes:
     return to_bytes("".join(iter_transcript(s, replay_only)))
 
 
+def replay_file_pieces(s: "Session") -> Pieces:
+    return replay_pieces(s).map(inert_json)
+
+
 def iter_replay(s: "Session") -> Iterator[str]:
-    return (inert_json(line) for line in iter_replay_jsonl(s))
+    return iter(replay_file_pieces(s))
 
 
 def replay_bytes(s: "Session") -> bytes:
@@ -274,6 +285,8 @@ __all__ = [
     "inert_json",
     "json_text",
     "to_bytes",
+    "transcript_pieces",
+    "replay_file_pieces",
     "iter_transcript",
     "transcript_bytes",
     "iter_replay",

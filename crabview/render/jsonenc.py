@@ -52,6 +52,18 @@ def inert_json(text: str) -> str:
     return _JSON_UNSAFE.sub(_uescape, text)
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def ascii_json(text: str) -> str:
+    """A JSON text with every non-ASCII character written as a ``\\uXXXX``
+    escape too (for documents that must be ASCII, e.g. OTLP/JSON here)."""
+    text = inert_json(text)  # also DEL, which is ASCII
+    if _NON_ASCII.search(text) is None:
+        return text
+    return _NON_ASCII.sub(_uescape, text)
+
+
 def _scalar(v: Any) -> str:
     if v is None:
         return "null"
@@ -331,4 +343,4 @@ def iter_dumps(value: Any, indent: int | None = None) -> Iterator[str]:
         yield pending
 
 
-__all__ = ["inert_json", "dumps", "pretty", "encode_iterative", "iter_dumps", "StreamList", "StreamObject", "Deferred", "DEPTH_MARK"]
+__all__ = ["inert_json", "ascii_json", "dumps", "pretty", "encode_iterative", "iter_dumps", "StreamList", "StreamObject", "Deferred", "DEPTH_MARK"]

@@ -16,6 +16,7 @@ from ..store import models as m
 from ..store.layout import step_number
 from ..store.session import LAZY, read_ahead
 from .jsonenc import StreamList, StreamObject, dumps, pretty
+from .pieces import Pieces
 from .safe import one_line, visible
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -427,76 +428,81 @@ def step_markdown(step: "StepFile", tools: ToolIndex, archive_text: str | None =
     return f"*◆ {name} {_md(summary(step, tools), line=True)}*"
 
 
-def _markdown_parts(s: "Session", replay_only: bool = False) -> Iterator[str]:
-    """The lines of the session's Markdown (``transcript.md`` and ``export --format md``).
+def markdown_pieces(s: "Session", replay_only: bool = False) -> Pieces:
+    """The session's Markdown (``transcript.md`` and ``export --format md``)
+    as a head and one piece per step shown.
 
     Append-only by design, so ``tail -f transcript.md`` on the mount shows
     new steps and nothing else: the header holds only what never changes
     (counts, titles and problems live in meta.json and problems.txt), and
     the not-replayed part is labelled at each compact boundary ("nothing
     above is replayed"), which stays true when later boundaries arrive.
+    Lines are joined by newlines: each step's piece is its block between
+    two of them.
     """
     meta = s.meta
-    yield f"# {_code(s.slug)}"
-    yield ""
+    head = [f"# {_code(s.slug)}", ""]
     if meta is not None:
-        yield f"agent {_md(meta.agent, line=True)} · created by {_md(meta.created_by, line=True)} · {_md(meta.created_at, line=True)}"
+        head.append(f"agent {_md(meta.agent, line=True)} · created by {_md(meta.created_by, line=True)} · {_md(meta.created_at, line=True)}")
     else:
-        yield f"meta {s.meta_status}: {_md(one_line(s.meta_error or '', 300), line=True)} — the daemon cannot load this session"
-    yield ""
-    tools = ToolIndex(s.steps)
+        head.append(f"meta {s.meta_status}: {_md(one_line(s.meta_error or '', 300), line=True)} — the daemon cannot load this session")
+    head.append("")
+    steps = list(s.steps)  # a snapshot: refresh edits the session's list in place
+    tools = ToolIndex(steps)
     if replay_only:
-        yield "What the daemon would replay on resume, in order.\n"
+        head.append("What the daemon would replay on resume, in order.\n")
         if s.archive is not None:
             found = "" if s.archive_found else " (missing from memory.db: the daemon injects this placeholder)"
-            yield f"## archive {_code(s.archive)}{found}\n\n{_quote(_md(s.archive_text or ''))}\n"
-        for _i, st in read_ahead(s.steps, s.replay_indices):
-            yield step_markdown(st, tools)
-            yield ""
-        return
-    yield (
+            head.append(f"## archive {_code(s.archive)}{found}\n\n{_quote(_md(s.archive_text or ''))}\n")
+
+        def replayed(_i: int, st: "StepFile") -> str:
+            return "\n" + step_markdown(st, tools) + "\n"
+
+        return Pieces("\n".join(head), steps, list(s.replay_indices), replayed)
+    head.append(
         "Every step file in the daemon's load order. A resume replays only the entries after the "
         "last compact boundary (═), prepending its archive; unparsable steps (✗) are skipped.\n"
     )
-    for _i, st in read_ahead(s.steps):
+    memory = s.memory
+
+    def any_step(_i: int, st: "StepFile") -> str:
         archive_text = None
         v = st.stored  # compacts are always in memory (never LAZY)
-        if type(v) is m.Compact and s.memory is not None:
-            e = s.memory.resolve(v.archive_name)
+        if type(v) is m.Compact and memory is not None:
+            e = memory.resolve(v.archive_name)
             archive_text = e.content if e is not None else f"[archived context unavailable: {v.archive_name}]"
-        yield step_markdown(st, tools, archive_text)
-        yield ""
+        return "\n" + step_markdown(st, tools, archive_text) + "\n"
+
+    return Pieces("\n".join(head), steps, range(len(steps)), any_step)
 
 
 def iter_session_markdown(s: "Session", replay_only: bool = False) -> Iterator[str]:
     """``session_markdown`` in pieces, one step at a time (their join is it)."""
-    return _joined(_markdown_parts(s, replay_only), "\n")
+    return iter(markdown_pieces(s, replay_only))
 
 
 def session_markdown(s: "Session", replay_only: bool = False) -> str:
     """The whole session as Markdown (``transcript.md`` and ``export --format md``);
-    see ``_markdown_parts`` for its shape."""
+    see ``markdown_pieces`` for its shape."""
     return "".join(iter_session_markdown(s, replay_only))
 
 
-def _joined(parts: Iterable[str], sep: str) -> Iterator[str]:
-    """``sep.join(parts)`` as a stream of pieces."""
-    first = True
-    for p in parts:
-        if first:
-            first = False
-            yield p
-        else:
-            yield sep + p
+def replay_pieces(s: "Session") -> Pieces:
+    """What the daemon would replay, one JSON line per piece: the archive
+    (or its placeholder) as the head (empty without one), then entries."""
+    head = ""
+    if s.archive is not None:
+        head = dumps({"archive": s.archive, "found": bool(s.archive_found), "content": s.archive_text}) + "\n"
+
+    def entry(_i: int, st: "StepFile") -> str:
+        return dumps({"file": st.name, "entry": msgspec.to_builtins(st.value)}) + "\n"
+
+    return Pieces(head, list(s.steps), list(s.replay_indices), entry)
 
 
 def iter_replay_jsonl(s: "Session") -> Iterator[str]:
-    """What the daemon would replay, one JSON line at a time: the archive
-    (or its placeholder), then entries."""
-    if s.archive is not None:
-        yield dumps({"archive": s.archive, "found": bool(s.archive_found), "content": s.archive_text}) + "\n"
-    for _i, st in read_ahead(s.steps, s.replay_indices):
-        yield dumps({"file": st.name, "entry": msgspec.to_builtins(st.value)}) + "\n"
+    """What the daemon would replay, one JSON line at a time."""
+    return (p for p in replay_pieces(s) if p)
 
 
 def replay_jsonl(s: "Session") -> str:
