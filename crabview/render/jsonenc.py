@@ -47,6 +47,8 @@ def _uescape(mt: re.Match[str]) -> str:
 
 def inert_json(text: str) -> str:
     """A JSON text with every unsafe character written as a ``\\uXXXX`` escape."""
+    if text.isascii():  # C, at memory speed: of the unsafe characters only DEL is ASCII
+        return text.replace("\x7f", "\\u007f") if "\x7f" in text else text
     if _JSON_UNSAFE.search(text) is None:
         return text
     return _JSON_UNSAFE.sub(_uescape, text)
