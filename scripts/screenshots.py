@@ -92,6 +92,50 @@ async def shoot(root: Path, out: Path) -> list[Path]:
     return written
 
 
+async def shoot_opening(root: Path, out: Path) -> Path:
+    """A big session while it is read: its end on screen, the progress bar, counts so far.
+
+    The read is held at its first stand-in (the end of the load order) so
+    the picture shows that moment."""
+    import random
+    import threading
+
+    import crabview.tui.opening as tui_opening
+    from crabview.demo import DaemonWriter, turn
+    from crabview.store.opening import open_progressively
+
+    w = DaemonWriter(root, atomic=False)
+    slug = w.create_session("Crab", "user", "a long day of builds")
+    rng = random.Random(7)
+    for i in range(600):
+        turn(w, slug, rng, i)
+        if i % 200 == 99:
+            w.compact(slug, f"summary {i}")
+    held, go = threading.Event(), threading.Event()
+
+    def gated(s, on_partial, on_progress, on_listed, *a, **k):
+        def partial(stand_in):
+            on_partial(stand_in)
+            held.set()
+            go.wait(30)
+
+        return open_progressively(s, partial, on_progress, on_listed, *a, **k)
+
+    real = tui_opening.open_progressively
+    tui_opening.open_progressively = gated
+    try:
+        app = make_app(Store.open(root), now=NOW, root_label="~/.crabtalk (demo)", watch=False, select=slug)
+        async with app.run_test(size=SIZE) as pilot:
+            while not (held.is_set() and app.model is not None and app.model.partial is not None):
+                await pilot.pause(0.02)
+            await pilot.pause(0.2)
+            app.save_screenshot(filename="opening-big-session.svg", path=str(out))
+            go.set()
+    finally:
+        tui_opening.open_progressively = real
+    return out / "opening-big-session.svg"
+
+
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
@@ -99,6 +143,7 @@ def main() -> None:
         root = fixed_demo(Path(tmp) / "demo")
         for p in asyncio.run(shoot(root, out)):
             print(p)
+        print(asyncio.run(shoot_opening(Path(tmp) / "big", out)))
 
 
 if __name__ == "__main__":
