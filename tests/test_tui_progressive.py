@@ -183,3 +183,21 @@ async def test_a_step_written_while_listing_before_the_watch_is_up_still_shows(t
         await wait_for(pilot, lambda: app.model is not None and len(app.model.steps) == 122, timeout=10)
         assert app.model.steps[-1].name == "step-000122"
         await wait_for(pilot, lambda: "written in the window" in screen_text(app))
+
+
+async def test_going_to_a_step_not_yet_read_goes_there_once_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    big, _ = build(tmp_path / "root")
+    gate = Gate(monkeypatch)
+    app = fixed_app(tmp_path / "root", select=big)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_for(pilot, lambda: gate.held.is_set() and app.model is not None and app.model.partial is not None)
+        app.timeline.focus()
+        await pilot.press("colon", "5", "enter")
+        await wait_for(pilot, lambda: "step 5 is not read yet: going there once it is" in [n.message for n in app._notifications])
+        assert app.timeline.follow, "nothing moved yet: the end is still shown"
+        gate.release()
+        gate.release()
+        await wait_for(pilot, lambda: app.loading is None and app.model.partial is None)
+        await wait_for(pilot, lambda: app.timeline.current_step() >= 0 and app.model.steps[app.timeline.current_step()].name == "step-000005")
+        lines, cursor = timeline_screen(app)
+        assert len(cursor) == 1 and lines[cursor[0]].split()[0] == "5"

@@ -117,6 +117,7 @@ class CrabviewApp(GuardedApp, App[None]):
         self.loading: str | None = None
         self.pending_names: dict[str, list[str]] = {}
         self.pending_jump: str | None = None
+        self.pending_goto: int | None = None  # a `:` number asked for while only the end was read
         self.watcher: StoreWatcher | None = None
         self.watcher_mode = "starting" if watch else "off"
         self.watcher_reason = ""
@@ -372,6 +373,7 @@ class CrabviewApp(GuardedApp, App[None]):
         if slug == self.selected and self.model is not None:
             return
         self.selected = slug
+        self.pending_goto = None
         self._main(SessionsPane).select(slug)
         self.loading = slug
         self.pending_names[slug] = []
@@ -472,6 +474,16 @@ class CrabviewApp(GuardedApp, App[None]):
             if row is not None:
                 self.timeline.move_to_row(row)
                 self.timeline.focus()
+        if self.pending_goto is not None:
+            number, self.pending_goto = self.pending_goto, None
+            found = row_of_number(self.model, number)
+            if found is None:
+                notify_plain(self, f"no step numbered {number} or later", severity="warning")
+            else:
+                self.timeline.move_to_row(found[0])
+                self.timeline.focus()
+                if not found[1]:
+                    notify_plain(self, f"no step {number}: showing the next one", timeout=3)
         self.timeline.marks = set(self.bookmarks.rows(self.model))
 
     @work(thread=True, exclusive=True, group="stats", name="load_stats")
@@ -976,6 +988,9 @@ class CrabviewApp(GuardedApp, App[None]):
             if row is not None:
                 self.timeline.move_to_row(row)
                 self.timeline.focus()
+            elif self.model.partial is not None:  # not read yet: there once it is
+                self.pending_jump = name
+                notify_plain(self, f"{one_line(name, 60)} is not read yet: going there once it is", timeout=4)
             return
         self.pending_jump = name
         self.selected = None
@@ -1074,6 +1089,11 @@ class CrabviewApp(GuardedApp, App[None]):
             if number is None or self.model is None:
                 return
             found = row_of_number(self.model, number)
+            if self.model.partial is not None and (found is None or not found[1]):
+                # the stand-in holds the end only: the step may be in what is still being read
+                self.pending_goto = number
+                notify_plain(self, f"step {number} is not read yet: going there once it is", timeout=4)
+                return
             if found is None:
                 notify_plain(self, f"no step numbered {number} or later", severity="warning")
                 return
