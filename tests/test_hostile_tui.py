@@ -139,3 +139,27 @@ def test_tmux_hostile_store_no_raw_escapes_palette_literal_and_sigterm_restores(
         assert flags == ["0", "0", "0", "0", "0", "1"], flags
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+async def test_step_names_with_non_ascii_digits_open_and_number_as_the_daemon_does(tmp_path: Path) -> None:
+    """``str.isdigit`` is true for ² and ١: such a name once crashed the timeline (int("00000²")) and
+    ١٢٣٤٥٦ read as step 123456; the daemon parses neither as a number, so neither is a gap or a step number."""
+    from crabview.demo import DaemonWriter
+    from crabview.store import models as m
+
+    w = DaemonWriter(tmp_path / "root")
+    slug = w.create_session("Crab", "user")
+    w.append(slug, m.HistoryEntry(message=m.Message("user", [m.TextBlock("first")])))
+    d = w.sessions_dir / slug
+    for odd in ("step-00000²", "step-١٢٣٤٥٦", "step-99999٩"):
+        (d / odd).write_bytes((d / "step-000001").read_bytes())
+    app = fixed_app(tmp_path / "root", select=slug)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.model is not None and len(app.model.steps) == 4)
+        texts = [app.timeline.row_text(r) for r in range(1, app.timeline.row_count)]
+        assert len(texts) == 4 and not any("missing" in t for t in texts), texts
+        assert [t.split()[0] for t in texts[1:]] == ["00000²", "99999٩", "١٢٣٤٥٦"]  # names in byte order, not numbers
+        app.timeline.focus()
+        await pilot.press("colon", "²", "1", "enter")  # the prompt takes ASCII digits only
+        await pilot.pause()
+        assert app.model.steps[app.timeline.current_step()].name == "step-000001"

@@ -264,23 +264,33 @@ def value_builtins(v: Any) -> Any:
     return msgspec.to_builtins(v)
 
 
-def step_json(step: "StepFile", session: "Session | None" = None, index: int | None = None) -> dict[str, Any]:
+def step_json(
+    step: "StepFile", session: "Session | None" = None, index: int | None = None, facts: "tuple[int, int, bool] | None" = None
+) -> dict[str, Any]:
+    """One step's ``show --json`` object. ``facts``: (replay start, boundary
+    index or -1, load ok) of ``session``, computed once by a caller that
+    renders many steps (they are the same for every step)."""
+    name = step.name
+    v = step.value
     d: dict[str, Any] = {
-        "file": step.name,
-        "number": step_number(step.name),
+        "file": name,
+        "number": int(name[5:]) if len(name) == 11 and name[5:].isascii() and name[5:].isdigit() else step_number(name),
         "kind": step.kind,
         "error": step.error,
         "offset": step.offset,
         "size": step.size,
-        "tmp": step.is_tmp,
+        "tmp": TMP_MARK in name,
         "notes": list(step.notes),
-        "value": value_builtins(step.value),
+        "value": None if v is None else msgspec.to_builtins(v),
     }
     if step.kind == m.KIND_EVENT:
-        d["event"] = step.value.__struct_config__.tag
+        d["event"] = v.__struct_config__.tag
     if session is not None and index is not None:
-        d["replayed"] = session.is_replayed(index)
-        d["boundary"] = session.boundary is not None and session.boundary.index == index
+        if facts is None:
+            facts = replay_facts(session)
+        start, boundary, ok = facts
+        d["replayed"] = ok and index >= start and step.kind == m.KIND_ENTRY
+        d["boundary"] = boundary == index
     if step.variants:
         d["variants"] = [{"variant": n, "error": e, "offset": o} for n, e, o in step.variants]
     return d
@@ -308,11 +318,17 @@ def session_json_fields(s: "Session", steps: Any) -> Iterator[tuple[str, Any]]:
     yield "problems", [msgspec.to_builtins(p) for p in s.problems]
 
 
+def replay_facts(s: "Session") -> tuple[int, int, bool]:
+    """(replay start, boundary index or -1, whether the daemon's load succeeds): what ``is_replayed`` asks."""
+    return s.replay_start, s.boundary.index if s.boundary is not None else -1, s.load_status == "ok"
+
+
 def iter_step_json(s: "Session", replay_only: bool = False) -> Iterator[dict[str, Any]]:
     """One ``step_json`` per step file (only the replayed ones with
     ``replay_only``), made as they are asked for."""
+    facts = replay_facts(s)
     for i, st in read_ahead(s.steps, s.replay_indices if replay_only else None):
-        yield step_json(st, s, i)
+        yield step_json(st, s, i, facts)
 
 
 def session_json(s: "Session") -> dict[str, Any]:

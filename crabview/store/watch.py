@@ -231,7 +231,7 @@ def _why(e: OSError) -> str:
 
 def _env_max_watches() -> int | None:
     v = os.environ.get(MAX_WATCHES_ENV, "").strip()
-    return int(v) if v.isdigit() else None
+    return int(v) if v.isascii() and v.isdigit() else None
 
 
 class StoreWatcher:

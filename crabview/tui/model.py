@@ -138,7 +138,7 @@ class TimelineModel:
         for i in range(start, len(steps)):
             st = steps[i]
             name = st.name
-            if len(name) == 11 and name[5:].isdigit():  # the common step-NNNNNN
+            if len(name) == 11 and name[5:].isascii() and name[5:].isdigit():  # the common step-NNNNNN (str.isdigit alone takes ² and ١)
                 n = int(name[5:])
             else:
                 n = step_number(name) if ".tmp." not in name else None

@@ -227,7 +227,7 @@ class GotoStep(ModalScreen[int | None]):
             return True
         if key == "backspace":
             value = value[:-1]
-        elif character and character.isdigit():
+        elif character and character.isascii() and character.isdigit():  # not ² or ١: int() refuses or misreads them
             value += character
         else:
             return False
@@ -244,7 +244,7 @@ class GotoStep(ModalScreen[int | None]):
 
     def _answer(self, value: str) -> None:
         v = value.strip()
-        self.dismiss(int(v) if v.isdigit() else None)
+        self.dismiss(int(v) if v.isascii() and v.isdigit() else None)
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
