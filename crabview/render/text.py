@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 import msgspec
 
 from ..store import models as m
-from ..store.layout import step_number
+from ..store.layout import TMP_MARK, step_number
 from ..store.session import LAZY, read_ahead
 from .jsonenc import StreamList, StreamObject, dumps, pretty
 from .pieces import Pieces
