@@ -18,6 +18,7 @@ running out, the front read by the child process), and checks:
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,7 @@ def verdicts(steps) -> list[tuple]:
     back_batch=st.integers(1, 5),
     back_budget=st.integers(0, 30),
     no_meta=st.booleans(),
+    handed=st.booleans(),
 )
 def test_end_first_is_a_plain_load_and_stand_ins_never_overclaim(
     tmp_path_factory: pytest.TempPathFactory,
@@ -57,6 +59,7 @@ def test_end_first_is_a_plain_load_and_stand_ins_never_overclaim(
     back_batch,
     back_budget,
     no_meta,
+    handed,
 ) -> None:
     d = build(tmp_path_factory.mktemp("s"), contents, tmp_bits)
     if no_meta:
@@ -68,9 +71,12 @@ def test_end_first_is_a_plain_load_and_stand_ins_never_overclaim(
     stand_ins: list[Session] = []
     progress: list[tuple[int, int]] = []
     listed: list[list[str]] = []
+    listing = (time.monotonic(), os.listdir(d)) if handed else None  # a listing the summaries made
     whole = open_progressively(
-        Session(d), stand_ins.append, lambda done, total: progress.append((done, total)), listed.append, tail, back_batch, back_budget
+        Session(d), stand_ins.append, lambda done, total: progress.append((done, total)), listed.append, tail, back_batch, back_budget, listing
     )
+    if handed:
+        assert whole.listed_at == listing[0]
     assert everything(whole) == everything(plain)
     assert whole.next_step == plain.next_step and whole.replay_indices == plain.replay_indices
     assert listed == [[x.name for x in plain.steps]]

@@ -94,9 +94,8 @@ async def test_the_end_shows_first_then_the_whole_session_keeps_following(tmp_pa
         assert [ln.rstrip() for ln in lines] == [ln.rstrip() for ln in model_screen(app)]
         assert shown_numbers(app)[-1] == "121" and cursor == [max(i for i, ln in enumerate(lines) if ln.strip())]
         text = screen_text(app)
-        assert "121 steps · reading…" in text and "17% 20 of 121 read · the last 20 shown · replay start unknown · counts so far" in text
+        assert "121 steps · reading… so far:" in text and "17% 20 of 121 read · the last 20 shown · the replay start and load verdict not yet known" in text
         assert "replay pending" in text and "not replayed (load fails)" not in text and "missing" not in text
-        assert "daemon load: known once all is read" in text
         assert app.timeline.follow
         gate.release()  # read back to the last compact
         await wait_for(pilot, lambda: len(gate.stand_ins) == 2 and gate.held.is_set())
@@ -104,7 +103,7 @@ async def test_the_end_shows_first_then_the_whole_session_keeps_following(tmp_pa
         await pilot.pause()
         assert gate.stand_ins[1].shown == 20 + 3 * 16  # batches back until one held the compact (step 61)
         text = screen_text(app)
-        assert "68 of 121 read · the last 68 shown · counts so far" in text and "replay start unknown" not in text
+        assert "68 of 121 read · the last 68 shown · the load verdict not yet known" in text
         model = app.model
         compact = model.steps[model.boundary_index]
         assert compact.name == "step-000061" and "replay starts here" in app.timeline.row_text(model.row_of_step[model.boundary_index])
@@ -201,3 +200,156 @@ async def test_going_to_a_step_not_yet_read_goes_there_once_it_is(tmp_path: Path
         await wait_for(pilot, lambda: app.timeline.current_step() >= 0 and app.model.steps[app.timeline.current_step()].name == "step-000005")
         lines, cursor = timeline_screen(app)
         assert len(cursor) == 1 and lines[cursor[0]].split()[0] == "5"
+
+
+async def held_at_first_stand_in(pilot, gate: Gate) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: gate.held.is_set() and app.model is not None and app.model.partial is not None)
+    app.timeline.focus()
+
+
+async def whole(pilot, gate: Gate) -> None:
+    gate.release()
+    gate.release()
+    await wait_for(pilot, lambda: pilot.app.loading is None and pilot.app.model is not None and pilot.app.model.partial is None)
+    await pilot.pause()
+
+
+def notes(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_a_search_typed_on_the_end_stays_and_covers_the_whole_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    big, _ = build(tmp_path / "root")
+    gate = Gate(monkeypatch)
+    app = fixed_app(tmp_path / "root", select=big)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await held_at_first_stand_in(pilot, gate)
+        await pilot.press("slash", *"early 3", "enter")  # only in the part not read yet
+        await wait_for(pilot, lambda: not app.search.running and app.search.text == "early 3")
+        assert not [n for n in notes(app) if n.startswith("no step matches")], "not a claim about the whole session"
+        assert any("no match for “early 3” in the last 20 steps (the rest is still being read)" in n for n in notes(app))
+        await whole(pilot, gate)
+        await wait_for(pilot, lambda: not app.search.running and app.search.text == "early 3" and app.search.rows)
+        hits = sorted(app.model.steps[app.model.rows[r].index].name for r in app.search.rows)
+        assert hits == ["step-000004"] + [f"step-{n:06d}" for n in range(31, 41)]  # early 3, early 30..39
+        await pilot.press("n")
+        await pilot.pause()
+        assert "early 3" in app.model.summary_of(app.timeline.current_step())
+
+
+async def test_search_rows_follow_the_bigger_stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    big, _ = build(tmp_path / "root")
+    gate = Gate(monkeypatch)
+    app = fixed_app(tmp_path / "root", select=big)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await held_at_first_stand_in(pilot, gate)
+        await pilot.press("slash", *"late 5", "enter")
+        await wait_for(pilot, lambda: not app.search.running and app.search.text == "late 5")
+        gate.release()
+        await wait_for(pilot, lambda: app.model.partial is not None and app.model.partial.shown == 68)
+        await wait_for(pilot, lambda: not app.search.running and app.search.rows)
+        await pilot.press("g", "n")
+        await pilot.pause()
+        for _ in range(len(app.search.rows)):
+            assert "late 5" in app.model.summary_of(app.timeline.current_step())
+            await pilot.press("n")
+            await pilot.pause()
+        assert app.timeline.matches == set(app.search.rows)
+        await whole(pilot, gate)
+
+
+async def test_navigation_on_the_end_claims_nothing_about_the_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    big, _ = build(tmp_path / "root")
+    gate = Gate(monkeypatch)
+    app = fixed_app(tmp_path / "root", select=big)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await held_at_first_stand_in(pilot, gate)
+        for key in ("c", "e", "apostrophe"):
+            await pilot.press(key)
+            await pilot.pause()
+        said = notes(app)
+        assert not [n for n in said if "in this session" in n], said
+        assert "no compacts in the last 20 steps read so far" in said and "no problems in the last 20 steps read so far" in said
+        await whole(pilot, gate)
+        await pilot.press("c")
+        await pilot.pause()
+        assert app.model.steps[app.timeline.current_step()].name == "step-000061"
+
+
+async def test_memory_db_changed_during_the_read_is_what_the_whole_view_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crabview.store.memory import load_memory
+
+    big, _ = build(tmp_path / "root")
+    gate = Gate(monkeypatch)
+    app = fixed_app(tmp_path / "root", select=big)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await held_at_first_stand_in(pilot, gate)
+        app.store.memory = load_memory(tmp_path / "root" / "no-such.db")  # memory.db re-read meanwhile: no archives now
+        await whole(pilot, gate)
+        assert app.model.archive_found == {"crab-user-1-1": False}
+        await pilot.press("c")
+        await pilot.pause()
+        assert "MISSING from memory.db" in app.timeline.row_text(app.timeline.cursor)
+        await wait_for(pilot, lambda: app.model.facts is not None and app.model.facts.stats.severities.get("error"))
+
+
+async def test_a_later_move_wins_over_a_pending_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    big, _ = build(tmp_path / "root")
+    gate = Gate(monkeypatch)
+    app = fixed_app(tmp_path / "root", select=big)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await held_at_first_stand_in(pilot, gate)
+        await pilot.press("colon", "5", "enter")
+        await pilot.pause()
+        await pilot.press("colon", *"110", "enter")  # in the end already read: goes there now
+        await pilot.pause()
+        assert app.model.steps[app.timeline.current_step()].name == "step-000110"
+        await whole(pilot, gate)
+        await pilot.pause(0.2)
+        assert app.model.steps[app.timeline.current_step()].name == "step-000110"
+
+
+async def test_a_session_deleted_while_it_is_read_stays_deleted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crabview.tui.messages import SessionsRemoved
+
+    big, _ = build(tmp_path / "root")
+    gate = Gate(monkeypatch)
+    app = fixed_app(tmp_path / "root", select=big)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await held_at_first_stand_in(pilot, gate)
+        app.post_message(SessionsRemoved([big]))
+        await pilot.pause(0.2)
+        gate.release()
+        gate.release()
+        await wait_for(pilot, lambda: gate.stopped.is_set())  # the read stopped (LoadCancelled)
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert app.model is None and app.loading is None
+        assert "was deleted" in text and "reading" not in text
+
+
+async def test_the_default_session_opens_end_first_from_the_summaries_listing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The path the CLI takes (no session named): the biggest session, from the listing the summaries made."""
+    import crabview.store.store as store_mod
+    import crabview.tui.opening as opening
+
+    big, _ = build(tmp_path / "root")
+    monkeypatch.setattr(store_mod, "KEEP_LISTING_MIN", 10)
+    handed: list = []
+    real_take = opening.SessionOpener._take_listing
+
+    def take(self, slug):
+        got = real_take(self, slug)
+        handed.append((slug, got is not None))
+        return got
+
+    monkeypatch.setattr(opening.SessionOpener, "_take_listing", take)
+    gate = Gate(monkeypatch)
+    app = fixed_app(tmp_path / "root")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await held_at_first_stand_in(pilot, gate)
+        assert app.model.slug == big and handed == [(big, True)]
+        assert [app.model.steps[r.index].name for r in app.model.rows[1:]] == [f"step-{n:06d}" for n in range(102, 122)]
+        await whole(pilot, gate)
+        assert len(app.model.steps) == 121 and app.timeline.follow

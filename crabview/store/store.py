@@ -205,7 +205,8 @@ def summarize(e: SessionEntry, step_names: list[str] | None = None, keep: dict[s
             listing = os.listdir(e.path)
         except OSError:
             listing = []
-        if keep is not None and len(listing) >= KEEP_LISTING_MIN:
+        if keep is not None and len(listing) >= KEEP_LISTING_MIN and all(len(v[1]) < len(listing) for v in keep.values()):
+            keep.clear()  # only the biggest is kept: it is the one opened by default
             keep[e.slug] = (listed_at, listing)
         has_meta = "meta" in listing
     else:
@@ -216,8 +217,8 @@ def summarize(e: SessionEntry, step_names: list[str] | None = None, keep: dict[s
         data = _plain_read(e.path + "/meta")  # POSIX only, like the rest of the core
         if data is None:
             data, reason = read_file(os.path.join(e.path, "meta"))
-        if data is None:
-            status = "missing" if step_names is not None and reason == MISSING else "unreadable"
+        if data is None:  # as Session reads it: gone since the listing (or a dangling link) is missing
+            status = "missing" if reason == MISSING else "unreadable"
         else:
             meta = decode_meta(data).meta
             status = "ok" if meta is not None else "corrupt"

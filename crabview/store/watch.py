@@ -51,7 +51,7 @@ import errno
 import os
 import threading
 import time
-from typing import AsyncIterator, Iterable
+from typing import AsyncIterator, Callable, Iterable
 
 import msgspec
 
@@ -160,12 +160,17 @@ def _ident(st: os.stat_result) -> Ident:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _scan(path: str) -> dict[str, Ident] | None:
-    """name -> identity for a directory's entries (lstat: links are not followed)."""
+def _scan(path: str, stopped: Callable[[], bool] | None = None) -> dict[str, Ident] | None:
+    """name -> identity for a directory's entries (lstat: links are not followed).
+
+    ``stopped`` is asked every few thousand entries (a million-entry
+    directory takes seconds): True gives None, as for a directory gone."""
     out: dict[str, Ident] = {}
     try:
         with os.scandir(path) as it:
             for e in it:
+                if stopped is not None and not len(out) & 0xFFF and stopped():
+                    return None
                 try:
                     out[e.name] = _ident(e.stat(follow_symlinks=False))
                 except OSError:
@@ -321,6 +326,9 @@ class StoreWatcher:
     def describe(self) -> str:
         r = self.reason
         return f"{self.mode} ({r})" if r else self.mode
+
+    def _is_stopped(self) -> bool:
+        return self._stopped
 
     def stop(self) -> None:
         """Stop the event stream (callable from any thread)."""
@@ -677,7 +685,7 @@ class StoreWatcher:
         path = os.path.join(self.sessions_dir, slug)
         self._watch_session(slug)  # first: what lands after this is an event
         did = _dir_id(path)
-        names = _scan(path) if initial else _scan_settled(path, {})
+        names = _scan(path, self._is_stopped) if initial else _scan_settled(path, {})
         if names is None or did is None:
             self._unwatch_session(slug)
             return []

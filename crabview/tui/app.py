@@ -125,7 +125,8 @@ class CrabviewApp(GuardedApp, App[None]):
         self.opener = SessionOpener(self)
         self._watch_started = False
         self._handed_over = False  # the store's first listings were handed to the opener (once)
-        self._reconciled: set[str] = set()  # sessions looked at again once the watcher was up
+        self._reconciled: Session | None = None  # the loaded session last checked for a reconcile
+        self._open_started = 0.0  # monotonic time the open in progress (or last) began
         self.load_progress: tuple[int, int, str] | None = None  # (done, total, phase) of the session being opened
         self.store_event: tuple[str, float] | None = None  # (state, when) of the last store replacement
         self.search = SearchState()
@@ -273,7 +274,7 @@ class CrabviewApp(GuardedApp, App[None]):
             if phase == "rows":
                 t.append("building rows…  ", style="bold yellow")
             else:
-                t.append(f"reading {done * 100 // max(1, total)}%  ", style="bold yellow")
+                t.append(f"reading {round(done * 100 / max(1, total))}%  ", style="bold yellow")  # as the bar rounds
         if self.session is not None and self.session.load_status not in ("ok", "pending"):
             t.append(f"daemon load: {one_line(self.session.load_status, 30)}  ", style="bold red")
         hidden = sum(1 for s in self.summaries.values() if not s.listed)
@@ -373,7 +374,8 @@ class CrabviewApp(GuardedApp, App[None]):
         if slug == self.selected and self.model is not None:
             return
         self.selected = slug
-        self.pending_goto = None
+        self._open_started = time.monotonic()
+        self.pending_goto = self.pending_jump = None  # moves asked for in the session left
         self._main(SessionsPane).select(slug)
         self.loading = slug
         self.pending_names[slug] = []
@@ -409,6 +411,7 @@ class CrabviewApp(GuardedApp, App[None]):
         self.model = msg.model
         if again:
             self.timeline.replace_model(self.model)
+            self._search_again()
         else:
             self.timeline.set_model(self.model, "no step files in this session")
         if self.first_paint is None:
@@ -419,6 +422,31 @@ class CrabviewApp(GuardedApp, App[None]):
         self.call_after_refresh(self._start_watching)
         self.timeline.marks = set(self.bookmarks.rows(self.model))
         self.update_status()
+
+    def _stop_loading(self) -> bool:
+        """Stop the open in progress (its session was deleted, its store replaced); True if there was one."""
+        if self.loading is None:
+            return False
+        self.workers.cancel_group(self, "session")  # the opener's next progress call stops the read
+        self.loading = None
+        self.load_progress = None
+        self.update_status()
+        return True
+
+    def _read_so_far(self) -> str:
+        """'the last N steps read so far' while a stand-in is shown, else ''."""
+        model = self.model
+        if model is None or model.partial is None:
+            return ""
+        return f"the last {fmt_int(len(model.steps))} steps read so far"
+
+    def _search_again(self) -> None:
+        """The model was replaced by a bigger one of the same session: the search typed stays, over it."""
+        query = self.search_query
+        self.workers.cancel_group(self, "search")
+        self.search.clear()
+        if query:
+            self.search_session(query, quiet=False, move=False)
 
     @on(LoadProgress)
     def _load_progress(self, msg: LoadProgress) -> None:
@@ -437,8 +465,8 @@ class CrabviewApp(GuardedApp, App[None]):
         if not self._alive():
             return
         s = msg.session
-        if s.slug != self.selected:
-            return
+        if s.slug != self.selected or self.loading != s.slug:
+            return  # another session chosen, or this open stopped (deleted, store replaced)
         had_stand_in = self._showing_stand_in(s.slug)
         self.loading = None
         self.load_progress = None
@@ -453,16 +481,19 @@ class CrabviewApp(GuardedApp, App[None]):
             self.timeline.set_model(self.model, "no step files in this session")
         if self.first_paint is None:
             self.first_paint = time.monotonic()
-        self._main(TimelineHeader).show(self.model)
-        if s.memory is not self.store.memory:  # memory.db changed while it was read
+        if s.memory is not self.store.memory:  # memory.db changed while it was read: the view says what it says now
             s.set_memory(self.store.memory)
+            self.model.rebuild()
+            self.timeline.model_extended(None, rebuilt=False)
+            self.compute_facts(self.model)
+        self._main(TimelineHeader).show(self.model)
         self.call_after_refresh(self._start_watching)
         self._reconcile_if_needed()
-        query = self.search_query if had_stand_in else ""
-        self.search.clear()
-        self.workers.cancel_group(self, "search")
-        if query:  # a search typed while the end was shown: now over the whole session
-            self.search_session(query, quiet=True)
+        if had_stand_in:
+            self._search_again()
+        else:
+            self.search.clear()
+            self.workers.cancel_group(self, "search")
         self.refresh_sessions()
         self.update_status()
         pending = self.pending_names.pop(s.slug, [])
@@ -530,11 +561,14 @@ class CrabviewApp(GuardedApp, App[None]):
         """A session listed before the watcher was up may have missed a step meanwhile: look again, once."""
         s = self.session
         ready = self.live_feed.ready_at
-        if s is None or self.loading is not None or ready is None or s.slug in self._reconciled:
+        if s is None or self.loading is not None or ready is None or s is self._reconciled:
             return
-        if s.listed_at >= ready:
-            return  # listed with the watch up: every later change is an event
-        self._reconciled.add(s.slug)
+        self._reconciled = s
+        # Changes reach the open session as events once the watcher is up and
+        # this open began (events for it are kept while it loads); a listing
+        # made before either (one handed over from the summaries) may miss one.
+        if s.listed_at >= max(ready, self._open_started):
+            return
         self.run_worker(self.live_feed.reconcile_open(s), group="refresh", name="reconcile_session")
 
     def _refresh_current(self, names: list[str]) -> None:
@@ -623,6 +657,7 @@ class CrabviewApp(GuardedApp, App[None]):
             self.summaries.pop(slug, None)
             self.stats.pop(slug, None)
             if slug == self.selected:
+                self._stop_loading()
                 self.session = None
                 self.model = None
                 self.timeline.set_model(None, f"session {one_line(slug, 60)} was deleted")
@@ -637,6 +672,8 @@ class CrabviewApp(GuardedApp, App[None]):
             return
         self.store_event = (msg.state, time.monotonic())
         self.store_gone = msg.state == "gone"
+        if self._stop_loading():  # what was being read is not the store there is now
+            self.session = self.model = None
         if msg.state == "gone":
             notify_plain(
                 self,
@@ -818,8 +855,9 @@ class CrabviewApp(GuardedApp, App[None]):
     def search_rows(self) -> list[int]:
         return self.search.rows
 
-    def search_session(self, query: str, quiet: bool = False) -> None:
-        """Search this session for ``query``; ``quiet``: only steps appended since the last answer."""
+    def search_session(self, query: str, quiet: bool = False, move: bool = True) -> None:
+        """Search this session for ``query``; ``quiet``: only steps appended since the last answer;
+        ``move``: go to the first match (not when the search is only re-run over a bigger model)."""
         model = self.model
         if model is None:
             return
@@ -843,7 +881,7 @@ class CrabviewApp(GuardedApp, App[None]):
             self.timeline.matches = set()
             self.timeline.refresh()
         self.update_status()
-        self._search_worker(gen, q, names, start, cache, model.version, quiet)
+        self._search_worker(gen, q, names, start, cache, model.version, quiet, move)
 
     def _content_cache(self, model: TimelineModel) -> ContentCache:
         key = (model.slug, model.version)
@@ -852,7 +890,9 @@ class CrabviewApp(GuardedApp, App[None]):
         return self._content[1]
 
     @work(thread=True, exclusive=True, group="search", name="search_session")
-    def _search_worker(self, gen: int, q: Query, names: list[str], start: int, cache: ContentCache, version: int, quiet: bool) -> None:
+    def _search_worker(
+        self, gen: int, q: Query, names: list[str], start: int, cache: ContentCache, version: int, quiet: bool, move: bool = True
+    ) -> None:
         worker = get_current_worker()
         cancelled = lambda: worker.is_cancelled or self.search.gen != gen  # noqa: E731
 
@@ -863,7 +903,7 @@ class CrabviewApp(GuardedApp, App[None]):
         if res.cancelled:
             return
         indices = [i + start for i in res.indices]
-        self.post_message(SearchDone(gen, q.text, indices, start, len(names), version, quiet, res.seconds))
+        self.post_message(SearchDone(gen, q.text, indices, start, len(names), version, quiet, res.seconds, move))
 
     @on(SearchProgress)
     def _search_progress(self, msg: SearchProgress) -> None:
@@ -889,8 +929,12 @@ class CrabviewApp(GuardedApp, App[None]):
         self.timeline.matches = set(st.rows)
         self.timeline.refresh()
         if not msg.quiet:
+            part = model.partial
             if st.rows:
-                self._goto_match(True)
+                if msg.move:
+                    self._goto_match(True)
+            elif part is not None:  # a stand-in: the rest may match
+                notify_plain(self, f"no match for “{one_line(msg.query, 40)}” in the last {fmt_int(len(model.steps))} steps (the rest is still being read)", timeout=4)
             else:
                 notify_plain(self, f"no step matches “{one_line(msg.query, 40)}”", severity="warning")
         self.update_status()
@@ -986,29 +1030,33 @@ class CrabviewApp(GuardedApp, App[None]):
         if slug == self.selected and self.session is not None and self.model is not None:
             row = self._row_of_name(name)
             if row is not None:
+                self.pending_goto = self.pending_jump = None
                 self.timeline.move_to_row(row)
                 self.timeline.focus()
             elif self.model.partial is not None:  # not read yet: there once it is
+                self.pending_goto = None
                 self.pending_jump = name
                 notify_plain(self, f"{one_line(name, 60)} is not read yet: going there once it is", timeout=4)
             return
-        self.pending_jump = name
         self.selected = None
         self.select_session(slug)
+        self.pending_jump = name  # after select_session, which drops older pending moves
 
     # -- actions (the table in actions.py) ---------------------------------------------
 
     def _nav(self, which: str, forward: bool) -> None:
         if self.model is None:
             return
+        self.pending_goto = self.pending_jump = None
         rows = self.model.nav_rows(which)
+        where = self._read_so_far()
         if not rows:
-            notify_plain(self, f"no {which}s in this session")
+            notify_plain(self, f"no {which}s in {where or 'this session'}")
         else:
             row, wrapped = next_row(rows, self.timeline.cursor, forward)
             self.timeline.move_to_row(row)
             if wrapped and len(rows) > 1:
-                notify_plain(self, f"wrapped to the {'first' if forward else 'last'} {which}", timeout=2)
+                notify_plain(self, f"wrapped to the {'first' if forward else 'last'} {which}{' of ' + where if where else ''}", timeout=2)
         self.timeline.focus()
 
     def action_next_problem(self) -> None:
@@ -1024,9 +1072,11 @@ class CrabviewApp(GuardedApp, App[None]):
         self._nav("compact", False)
 
     def action_top(self) -> None:
+        self.pending_goto = self.pending_jump = None
         self.timeline.go_top()
 
     def action_end(self) -> None:
+        self.pending_goto = self.pending_jump = None
         self.timeline.go_end()
         self.update_status()
 
@@ -1091,13 +1141,14 @@ class CrabviewApp(GuardedApp, App[None]):
             found = row_of_number(self.model, number)
             if self.model.partial is not None and (found is None or not found[1]):
                 # the stand-in holds the end only: the step may be in what is still being read
-                self.pending_goto = number
+                self.pending_goto, self.pending_jump = number, None
                 notify_plain(self, f"step {number} is not read yet: going there once it is", timeout=4)
                 return
             if found is None:
                 notify_plain(self, f"no step numbered {number} or later", severity="warning")
                 return
             row, exact = found
+            self.pending_goto = self.pending_jump = None  # this move is the newer one
             self.timeline.move_to_row(row)
             self.timeline.focus()
             if not exact:
@@ -1127,13 +1178,14 @@ class CrabviewApp(GuardedApp, App[None]):
         if self.model is None:
             return
         rows = self.bookmarks.rows(self.model)
+        where = self._read_so_far()
         if not rows:
-            notify_plain(self, "no bookmarks in this session (m marks a step)")
+            notify_plain(self, f"no bookmarks in {where or 'this session'} (m marks a step)")
             return
         row, wrapped = next_row(rows, self.timeline.cursor, True)
         self.timeline.move_to_row(row)
         if wrapped and len(rows) > 1:
-            notify_plain(self, "wrapped to the first bookmark", timeout=2)
+            notify_plain(self, f"wrapped to the first bookmark{' of ' + where if where else ''}", timeout=2)
 
     def action_list_marks(self) -> None:
         model = self.model
@@ -1252,7 +1304,8 @@ class CrabviewApp(GuardedApp, App[None]):
         if model is None:
             return
         tokens, compacts = turns_of(model.steps)
-        self.push_screen(TokenChart(f"tokens per turn · {one_line(model.slug, 60)}", tokens, compacts))
+        so_far = f" · the last {fmt_int(len(model.steps))} steps, read so far" if model.partial is not None else ""
+        self.push_screen(TokenChart(f"tokens per turn · {one_line(model.slug, 60)}{so_far}", tokens, compacts))
 
 
 def make_app(

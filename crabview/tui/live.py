@@ -155,4 +155,5 @@ class LiveFeed:
         if s is None:
             return
         res = await asyncio.to_thread(s.refresh, names)
-        app.post_message(SessionRefreshed(s.slug, list(res.added), True, res.meta_changed))
+        # appends extend the rows; only a change or removal rebuilds them (1 s+ on the UI thread at 1M steps)
+        app.post_message(SessionRefreshed(s.slug, list(res.added), bool(res.changed or res.removed), res.meta_changed))

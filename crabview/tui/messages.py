@@ -91,6 +91,7 @@ class SearchDone(Message):
     version: int  # the TimelineModel version the indices belong to
     quiet: bool = False  # a re-search after new steps: no jump, no "no match" notice
     seconds: float = 0.0
+    move: bool = True  # go to the first match (False: the same search re-run over a bigger model)
 
 
 @dataclass

@@ -9,8 +9,9 @@ mutating, and grows incrementally when steps are appended at the end.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from bisect import bisect_left, bisect_right
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import msgspec
 
@@ -27,6 +28,9 @@ ROW_META = 3  # the session's meta, pinned as the first row
 META_INDEX = -2  # the "step index" of the meta row (-1: nothing)
 
 
+_VERSIONS = itertools.count(1)
+
+
 class Row(msgspec.Struct, frozen=True, gc=False):
     """One display row (a Struct, not a NamedTuple: a million are built per open, 5x faster)."""
 
@@ -38,8 +42,10 @@ class Row(msgspec.Struct, frozen=True, gc=False):
 class TimelineModel:
     """Rows of one session, plus the facts each row needs to render."""
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, check: Callable[[], None] | None = None):
+        """``check`` is called now and then while the rows are built (it may raise to stop)."""
         self.session = session
+        self._check = check
         self.slug = session.slug
         self.steps: list[StepFile] = []
         self.rows: list[Row] = []
@@ -50,7 +56,9 @@ class TimelineModel:
         self.problem_rows: list[int] = []  # errors and warnings: where `e` stops
         self.info_rows: list[int] = []  # lenient decodes
         self.compact_rows: list[int] = []
-        self.version = 0  # +1 on every rebuild: step indices of an older version mean other steps
+        # new on every rebuild, unique across models (a stand-in and the whole
+        # session are two models of one slug): indices of another version mean other steps
+        self.version = 0
         self.rebuild()
 
     # -- building -------------------------------------------------------------
@@ -82,7 +90,7 @@ class TimelineModel:
         return [self.rows[r].index for r in self.compact_rows if self.steps[self.rows[r].index].kind == m.KIND_COMPACT]
 
     def rebuild(self) -> None:
-        self.version += 1
+        self.version = next(_VERSIONS)
         with self.session.lock:
             self.steps = list(self.session.steps)
         self.rows = [Row(ROW_META, META_INDEX)]
@@ -135,7 +143,10 @@ class TimelineModel:
         prev = self._prev_num
         steps = self.steps
         numbers: list[int] | None = None  # built on the first gap only
+        check = self._check
         for i in range(start, len(steps)):
+            if check is not None and not i & 0xFFFF:
+                check()
             st = steps[i]
             name = st.name
             if len(name) == 11 and name[5:].isascii() and name[5:].isdigit():  # the common step-NNNNNN (str.isdigit alone takes ² and ١)

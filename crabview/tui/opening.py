@@ -134,7 +134,8 @@ class SessionOpener:
                             self._slot = None
             check()
             app.post_message(LoadProgress(slug, len(s.steps), len(s.steps), "rows"))
-            model = TimelineModel(s)
+            model = TimelineModel(s, check)
+            model._check = None  # built: later rebuilds run on the UI thread
             check()
             model.compute_facts()
         except LoadCancelled:

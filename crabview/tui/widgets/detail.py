@@ -139,6 +139,8 @@ def decoded_widgets(model: TimelineModel, i: int) -> list[Any]:
                 if call is not None:
                     label.append(f" of {one_line(call[0], 60)}", style="bold blue")
                     label.append(f" (called in {one_line(call[2], 40)})", style="bright_black")
+                elif model.partial is not None:  # the call may be in the part not read yet
+                    label.append(f" of {one_line(b.name, 60) if b.name else 'a call'} (not among the steps read so far)", style="yellow")
                 elif b.name:
                     label.append(f" of {one_line(b.name, 60)} (no call with this id)", style="yellow")
                 else:

@@ -503,11 +503,15 @@ class TimelineHeader(Vertical):
         t.append(f"  {fmt_int(n)} step{'' if n == 1 else 's'}", style="")
         if part is not None:
             done = min(progress[0] if progress is not None else part.shown, part.total)
-            t.append(" · reading…", style="bold yellow")
+            t.append(" · reading… so far:", style="bold yellow")  # the counts after it are of what is read
             bar = self.query_one("#timeline-progress-bar", ProgressBar)
             bar.update(total=max(1, part.total), progress=done)
             what = f"{fmt_int(done)} of {fmt_int(part.total)} read · the last {fmt_int(len(model.steps))} shown"
-            what += " · counts so far" if part.boundary_known else " · replay start unknown · counts so far"
+            unknown = "the load verdict" if part.boundary_known else "the replay start and load verdict"
+            if s.load_status != "pending":  # already certain (meta, an unreadable step seen)
+                unknown = "" if part.boundary_known else "the replay start"
+            if unknown:  # (the counts say "so far" on the title line)
+                what += f" · {unknown} not yet known"
             self.query_one("#timeline-progress-note", Static).update(Text(what, style="yellow"))
         k = c[m.KIND_COMPACT] + c[m.KIND_LEGACY]
         if k:
@@ -522,7 +526,7 @@ class TimelineHeader(Vertical):
             style="green",
         )
         if s.load_status == "pending":
-            t.append("  daemon load: known once all is read", style="yellow")
+            pass  # said on the progress line
         elif s.load_status != "ok":
             t.append(f"  daemon load: {s.load_status}", style="bold red")
         title.update(t)
