@@ -93,7 +93,10 @@ def lines(texts: list[str], err: bool = False, stream: TextIO | None = None) -> 
     """Print many lines in one write (tail's batches); ``stream``: another
     text stream than stdout/stderr (tail's, injectable for tests)."""
     if texts:
-        _write("".join(visible(t) + "\n" for t in texts), err, stream)
+        # One pass over the whole text: ``visible`` replaces character by
+        # character and leaves newlines alone, so this is each line made
+        # visible, joined (a 10k-row listing makes one call, not 10k).
+        _write(visible("\n".join(texts) + "\n"), err, stream)
 
 
 def json_doc(value: Any, indent: int | None = 2) -> None:
