@@ -203,10 +203,6 @@ def _ls_row(slug: str, listed: bool, meta_status: str, meta: Any, **counts: Any)
     }
 
 
-def _rel_time(ts: str) -> str:
-    return ts.replace("T", " ")[:19] if ts else "-"
-
-
 @main.command()
 @click.argument("root", required=False)
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of sessions.")
@@ -239,7 +235,7 @@ def ls(root: str | None, as_json: bool, quick: bool) -> None:
         _dump(rows)
         return
     _ls_table(store, [r["slug"] for r in rows], [r["title"] for r in rows], [r["updated"] for r in rows],
-              [_ls_cells(r) for r in rows])
+              [_ls_cells(r) for r in rows], [_flags(r["listed"], r["latest"], r.get("load") == "error") for r in rows])
 
 
 def _ls_quick(store: Store, as_json: bool) -> None:
@@ -256,20 +252,23 @@ def _ls_quick(store: Store, as_json: bool) -> None:
         _dump(rows)
         return
     metas = [sm.meta for sm in sms]
+    steps = [sm.step_names for sm in sms]
+    counts_of = {n: f"{n:>6}    ?     ?" for n in set(steps)}  # STEPS CMP PROB: no compact or problem counts
     _ls_table(
         store,
         [sm.slug for sm in sms],
         [meta.title if meta else None for meta in metas],
         [meta.updated_at if meta else None for meta in metas],
-        [(f"{sm.step_names:>6}    ?     ?", _flags(sm.listed, sm.latest, False)) for sm in sms],
+        list(map(counts_of.__getitem__, steps)),
+        [_QUICK_FLAGS[sm.listed][sm.latest] for sm in sms],
     )
 
 
-def _ls_cells(r: dict[str, Any]) -> tuple[str, str]:
-    """A full listing row's STEPS CMP PROB cells and its FLAGS."""
+def _ls_cells(r: dict[str, Any]) -> str:
+    """A full listing row's STEPS CMP PROB cells."""
     cmp_ = "?" if r["compacts"] is None else str(r["compacts"])
     prob = "?" if r["problems"] is None else str(r["problems"])
-    return f"{r['steps']:>6} {cmp_:>4} {prob:>5}", _flags(r["listed"], r["latest"], r.get("load") == "error")
+    return f"{r['steps']:>6} {cmp_:>4} {prob:>5}"
 
 
 def _flags(listed: bool, latest: bool, load_fails: bool) -> str:
@@ -283,8 +282,11 @@ def _flags(listed: bool, latest: bool, load_fails: bool) -> str:
     return ",".join(flags)
 
 
+_QUICK_FLAGS = tuple(tuple(_flags(listed, latest, False) for latest in (False, True)) for listed in (False, True))
+
+
 def _ls_table(store: Store, slugs: list[str], titles: list[str | None], updated: list[str | None],
-              cells: list[tuple[str, str]]) -> None:
+              counts: list[str], flags: list[str]) -> None:
     """The `ls` table: SESSION TITLE STEPS CMP PROB UPDATED FLAGS, one write."""
     if not slugs:
         out.line(f"no sessions under {store.sessions_dir}")
@@ -297,22 +299,34 @@ def _ls_table(store: Store, slugs: list[str], titles: list[str | None], updated:
     title_cells = _cell_lens(title_texts)
     ws = max(7, max(slug_cells))  # len("SESSION")
     wt = max(5, max(title_cells))  # len("TITLE")
-    times = [_rel_time(u) for u in _one_lines([u or "" for u in updated], 30)]
+    times = [u.replace("T", " ")[:19] if u else "-" for u in _one_lines([u or "" for u in updated], 30)]
+    pads = [" " * n for n in range(max(ws, wt) + 1)]
     lines = [f"{_pad('SESSION', ws)} {_pad('TITLE', wt)} {'STEPS':>6} {'CMP':>4} {'PROB':>5}  {'UPDATED':<20} FLAGS".rstrip()]
     lines += [
-        f"{s}{' ' * (ws - sc)} {t}{' ' * (wt - tc)} {counts}  {when:<20} {flags}".rstrip()
-        for s, sc, t, tc, when, (counts, flags) in zip(slug_texts, slug_cells, title_texts, title_cells, times, cells)
+        f"{s}{pads[ws - sc]} {t}{pads[wt - tc]} {c}  {when:<20} {f}".rstrip()
+        for s, sc, t, tc, c, when, f in zip(slug_texts, slug_cells, title_texts, title_cells, counts, times, flags)
     ]
     out.lines(lines)  # one write, not one per row
 
 
 def _one_lines(texts: list[str], width: int) -> list[str]:
-    """``[one_line(t, width) for t in texts]``, with one look for unsafe
-    characters over them all (a listing's names are nearly always plain)."""
+    """``[one_line(t, width) for t in texts]``, with one look over them all
+    (a listing's names and titles are nearly always plain and short)."""
     joined = "".join(texts)
-    if visible(joined, multiline=False) == joined:
-        return [t if len(t) <= width else one_line(t, width) for t in texts]
-    return [one_line(t, width) for t in texts]
+    if joined.isascii():
+        plain = not joined.encode("ascii").translate(None, _PRINTABLE_ASCII)
+    else:
+        plain = visible(joined, multiline=False) == joined
+    if not plain:
+        return [one_line(t, width) for t in texts]
+    if not texts or max(map(len, texts)) <= width:
+        return texts
+    return [t if len(t) <= width else one_line(t, width) for t in texts]
+
+
+# What one_line leaves as it is in plain ASCII (every control, tab and
+# newline included, is made visible).
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 
 
 def _cell_lens(texts: list[str]) -> list[int]:
