@@ -99,50 +99,59 @@ class Store:
 
     def _scan(self) -> tuple[list[SessionEntry], dict[str, str]]:
         """The session directories, and (same scan) the latest session of every pair."""
-        found, latest = self._scan_names()
-        return [SessionEntry(name, path, link) for name, path, link in found], latest
+        names, base, links, latest = self._scan_names()
+        return [SessionEntry(name, base + name, links is not None and name in links) for name in names], latest
 
-    def _scan_names(self) -> tuple[list[tuple[str, str, bool]], dict[str, str]]:
-        """``_scan`` as (slug, path, is_symlink) tuples: a listing of 10k
-        sessions makes its summaries straight from them."""
+    def _scan_names(self) -> tuple[list[str], str, set[str] | None, dict[str, str]]:
+        """``_scan`` as plain names: (slugs in order, the prefix that makes a
+        slug its path, the slugs that are symlinks or None, latest by pair).
+        A listing of 10k sessions makes its summaries straight from these."""
+        base = os.path.join(os.fspath(self.sessions_dir), "")
         if self.layout.session is not None:
-            p = self.sessions_dir / self.layout.session
-            return [(self.layout.session, str(p), p.is_symlink())], latest_sessions(self.sessions_dir)
-        out = []
-        best: dict[str, tuple[int, str]] = {}
+            name = self.layout.session
+            return [name], base, {name} if os.path.islink(base + name) else None, latest_sessions(self.sessions_dir)
+        names = []
+        links: set[str] | None = None
         try:
             it = os.scandir(self.sessions_dir)
         except FileNotFoundError:
-            return [], {}
+            return [], base, None, {}
         with it:
             for e in it:
                 try:
                     if not e.is_dir():
                         continue
-                    link = e.is_symlink()
+                    if e.is_symlink():
+                        if links is None:
+                            links = set()
+                        links.add(e.name)
                 except OSError:
                     continue
-                name = e.name
-                out.append((name, e.path, link))
-                if not link:
-                    # _consider_latest, inlined: plain ASCII digits need no regex
-                    cut = name.rfind("_") + 1
-                    if not cut:
-                        continue
-                    tail = name[cut:]
-                    if tail.isdigit() and tail.isascii():
-                        seq: int | None = int(tail)
-                        if seq > U32_MAX:  # type: ignore[operator]
-                            continue
-                    else:
-                        seq = parse_rust_uint(tail, U32_MAX)
-                        if seq is None:
-                            continue
-                    held = best.get(name[:cut])
-                    if held is None or seq > held[0]:
-                        best[name[:cut]] = (seq, name)
-        out.sort()  # by name: names in one directory are unique, so the tuple's rest is never compared
-        return out, {prefix: name for prefix, (_seq, name) in best.items()}
+                names.append(e.name)
+        # The latest of each pair, in directory order (a tie goes to the
+        # first): _consider_latest, inlined, where ASCII digits need no regex.
+        best: dict[str, tuple[int, str]] = {}
+        held_by = best.get
+        for name in names:
+            if links is not None and name in links:
+                continue
+            prefix, sep, tail = name.rpartition("_")
+            if not sep:
+                continue
+            if tail.isdigit() and tail.isascii():
+                seq: int | None = int(tail)
+                if seq > U32_MAX:  # type: ignore[operator]
+                    continue
+            else:
+                seq = parse_rust_uint(tail, U32_MAX)
+                if seq is None:
+                    continue
+            prefix += "_"
+            held = held_by(prefix)
+            if held is None or seq > held[0]:  # type: ignore[operator]
+                best[prefix] = (seq, name)  # type: ignore[assignment]
+        names.sort()
+        return names, base, links, {prefix: name for prefix, (_seq, name) in best.items()}
 
     def session_path(self, slug: str) -> Path:
         return self.sessions_dir / slug
@@ -179,69 +188,78 @@ class Store:
         directories, with when they were made (``opening.open_progressively``
         can start from one instead of listing again).
 
-        This is ``summarize`` for every session, inlined for the usual
-        session (its listing, one read of a canonical meta): the per-session
-        cost of 10k sessions is the listing's, a few µs above the system
-        calls themselves (``tests/bench/load.py``).
+        This is ``summarize`` for every session, inlined: a listing of 10k
+        sessions costs little more than its system calls (one listing and
+        one read per session; ``tests/bench/load.py``).
         """
-        found, latest = self._scan_names()
+        names, base, links, latest = self._scan_names()
         later = set(last)
         if later:
-            found = [x for x in found if x[0] not in later] + [x for x in found if x[0] in later]
+            names = [n for n in names if n not in later] + [n for n in names if n in later]
         latest_names = _latest_names(latest)
-        out = []
+        out: list[SessionSummary] = []
         append = out.append
         listdir, oopen, oread, oclose, monotonic = os.listdir, os.open, os.read, os.close, time.monotonic
         flags, chunk = _READ_FLAGS, _CHUNK
-        meta_of = _meta_of
-        total = len(found)
-        for i, (slug, path, is_link) in enumerate(found):
+        decode, encode = _META_DECODE, _ENCODE
+        total = len(names)
+        for slug in names:
+            path = base + slug
+            is_link = links is not None and slug in links
             if later and slug in later:
-                names = listed(slug) if listed is not None else None
-                sm = summarize(SessionEntry(slug, path, is_link), names, keep)
-            else:
-                listed_at = monotonic() if keep is not None else 0.0
-                try:
-                    listing = listdir(path)
+                sm = summarize(SessionEntry(slug, path, is_link), listed(slug) if listed is not None else None, keep)
+                sm.latest = slug in latest_names
+                append(sm)
+                if progress is not None:
+                    progress(len(out), total)
+                continue
+            if keep is not None:
+                listed_at = monotonic()
+            try:
+                listing = listdir(path)
+            except OSError:
+                listing = []
+            if keep is not None and len(listing) >= KEEP_LISTING_MIN:
+                keep[slug] = (listed_at, listing)
+            meta = None
+            if "meta" in listing:
+                data = None
+                try:  # _plain_read, inlined
+                    fd = oopen(path + "/meta", flags)
                 except OSError:
-                    listing = []
-                if keep is not None and len(listing) >= KEEP_LISTING_MIN:
-                    keep[slug] = (listed_at, listing)
-                meta = None
-                if "meta" in listing:
-                    data = None
-                    try:  # _plain_read, inlined
-                        fd = oopen(path + "/meta", flags)
+                    pass
+                else:
+                    try:
+                        data = oread(fd, chunk)
                     except OSError:
                         pass
-                    else:
-                        try:
-                            data = oread(fd, chunk)
-                        except OSError:
-                            pass
-                        finally:
-                            oclose(fd)
-                    if not data or len(data) == chunk:
-                        data, _reason = read_file(os.path.join(path, "meta"))
-                    if data is None:
-                        status = "unreadable"
-                    else:
-                        meta = meta_of(data)
-                        status = "ok" if meta is not None else "corrupt"
+                    finally:
+                        oclose(fd)
+                if not data or len(data) == chunk:
+                    data, _reason = read_file(os.path.join(path, "meta"))
+                if data is None:
+                    status = "unreadable"
                 else:
-                    status = "missing"
-                if len(listing) == 1 and meta is not None:  # the usual quiet session: meta and nothing else
-                    steps = tmps = 0
-                else:
-                    steps, tmps = _count_steps(listing)
-                sm = SessionSummary(
-                    slug, path, status, meta, status == "ok" and not is_link and (slug.isascii() or is_utf8_name(slug)),
-                    steps, tmps, 0,
-                )
-            sm.latest = slug in latest_names
-            append(sm)
+                    try:  # _meta_of, inlined
+                        meta = decode(data)
+                    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+                        meta = _careful_meta(data)
+                    else:
+                        if encode(meta) != data:
+                            meta = _careful_meta(data)
+                    status = "ok" if meta is not None else "corrupt"
+            else:
+                status = "missing"
+            if len(listing) == 1 and meta is not None:  # the usual quiet session: meta and nothing else
+                steps = tmps = 0
+            else:
+                steps, tmps = _count_steps(listing)
+            append(SessionSummary(
+                slug, path, status, meta, status == "ok" and not is_link and (slug.isascii() or is_utf8_name(slug)),
+                steps, tmps, 0, slug in latest_names,
+            ))
             if progress is not None:
-                progress(i + 1, total)
+                progress(len(out), total)
         if later:
             out.sort(key=lambda sm: sm.slug)
         return out
@@ -334,10 +352,11 @@ def _meta_of(data: bytes) -> m.Meta | None:
     try:
         meta = _META_DECODE(data)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        pass
-    else:
-        if _ENCODE(meta) == data:
-            return meta
+        return _careful_meta(data)
+    return meta if _ENCODE(meta) == data else _careful_meta(data)
+
+
+def _careful_meta(data: bytes) -> m.Meta | None:
     from .decode import decode_meta
 
     return decode_meta(data).meta
