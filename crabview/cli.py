@@ -6,7 +6,6 @@ Nothing here imports Textual unless the TUI is asked for.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import stat
 import sys

@@ -13,8 +13,10 @@ import os
 import sys
 from typing import Any, Iterable, TextIO
 
-from .jsonenc import dumps, iter_dumps
 from .safe import visible
+
+# The JSON encoder (and the json module under it) is imported by the first
+# JSON output: plain text output, `ls` above all, starts without it.
 
 
 class OutputError(Exception):
@@ -114,6 +116,8 @@ def _visible_text(text: str) -> str:
 
 def json_doc(value: Any, indent: int | None = 2) -> None:
     """A ``--json`` document: inert JSON (unsafe characters as \\uXXXX)."""
+    from .jsonenc import dumps
+
     _write(dumps(value, indent) + "\n", False)
 
 
@@ -140,6 +144,8 @@ def json_stream(value: Any, indent: int | None = 2) -> None:
     """``json_doc`` written as it is encoded: the same bytes, but a
     StreamList/StreamObject inside ``value`` is rendered item by item, so
     memory does not grow with the document."""
+    from .jsonenc import iter_dumps
+
     _write_pieces(_then_newline(iter_dumps(value, indent)))
 
 
@@ -156,6 +162,8 @@ def data_stream(pieces: Iterable[str]) -> None:
 
 def json_line(value: Any) -> str:
     """One compact inert JSON line (tail --json, jsonl)."""
+    from .jsonenc import dumps
+
     return dumps(value)
 
 
