@@ -9,6 +9,7 @@ import errno
 import os
 import stat
 import sys
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Iterable, Iterator, NoReturn
 
@@ -250,12 +251,12 @@ def _ls_quick(store: Store, as_json: bool) -> None:
             rows.append(row)
         _dump(rows)
         return
-    metas = [sm.meta for sm in sms]
-    steps = [sm.step_names for sm in sms]
+    metas = list(map(attrgetter("meta"), sms))
+    steps = list(map(attrgetter("step_names"), sms))
     counts_of = {n: f"{n:>6}    ?     ?" for n in set(steps)}  # STEPS CMP PROB: no compact or problem counts
     _ls_table(
         store,
-        [sm.slug for sm in sms],
+        list(map(attrgetter("slug"), sms)),
         [meta.title if meta else None for meta in metas],
         [meta.updated_at if meta else None for meta in metas],
         list(map(counts_of.__getitem__, steps)),
@@ -331,7 +332,7 @@ _PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 def _cell_lens(texts: list[str]) -> list[int]:
     """Terminal cells of each text (made visible already: no controls, so plain ASCII is one cell a character)."""
     if "".join(texts).isascii():
-        return [len(t) for t in texts]
+        return list(map(len, texts))
     from rich.cells import cell_len
 
     return [len(t) if t.isascii() else cell_len(t) for t in texts]

@@ -100,30 +100,28 @@ class Store:
     def _scan(self) -> tuple[list[SessionEntry], dict[str, str]]:
         """The session directories, and (same scan) the latest session of every pair."""
         names, base, links, latest = self._scan_names()
-        return [SessionEntry(name, base + name, links is not None and name in links) for name in names], latest
+        return [SessionEntry(name, base + name, name in links) for name in names], latest
 
-    def _scan_names(self) -> tuple[list[str], str, set[str] | None, dict[str, str]]:
+    def _scan_names(self) -> tuple[list[str], str, set[str], dict[str, str]]:
         """``_scan`` as plain names: (slugs in order, the prefix that makes a
-        slug its path, the slugs that are symlinks or None, latest by pair).
+        slug its path, the slugs that are symlinks, latest by pair).
         A listing of 10k sessions makes its summaries straight from these."""
         base = os.path.join(os.fspath(self.sessions_dir), "")
         if self.layout.session is not None:
             name = self.layout.session
-            return [name], base, {name} if os.path.islink(base + name) else None, latest_sessions(self.sessions_dir)
+            return [name], base, {name} if os.path.islink(base + name) else set(), latest_sessions(self.sessions_dir)
         names = []
-        links: set[str] | None = None
+        links: set[str] = set()
         try:
             it = os.scandir(self.sessions_dir)
         except FileNotFoundError:
-            return [], base, None, {}
+            return [], base, set(), {}
         with it:
             for e in it:
                 try:
                     if not e.is_dir():
                         continue
                     if e.is_symlink():
-                        if links is None:
-                            links = set()
                         links.add(e.name)
                 except OSError:
                     continue
@@ -133,7 +131,7 @@ class Store:
         best: dict[str, tuple[int, str]] = {}
         held_by = best.get
         for name in names:
-            if links is not None and name in links:
+            if name in links:
                 continue
             prefix, sep, tail = name.rpartition("_")
             if not sep:
@@ -201,11 +199,11 @@ class Store:
         append = out.append
         listdir, oopen, oread, oclose, monotonic = os.listdir, os.open, os.read, os.close, time.monotonic
         flags, chunk = _READ_FLAGS, _CHUNK
-        decode, encode = _META_DECODE, _ENCODE
+        decode, encode, summary, count_steps = _META_DECODE, _ENCODE, SessionSummary, _count_steps
         total = len(names)
         for slug in names:
             path = base + slug
-            is_link = links is not None and slug in links
+            is_link = slug in links
             if later and slug in later:
                 sm = summarize(SessionEntry(slug, path, is_link), listed(slug) if listed is not None else None, keep)
                 sm.latest = slug in latest_names
@@ -247,14 +245,14 @@ class Store:
                     else:
                         if encode(meta) != data:
                             meta = _careful_meta(data)
-                    status = "ok" if meta is not None else "corrupt"
+                    status = "corrupt" if meta is None else "ok"
             else:
                 status = "missing"
             if len(listing) == 1 and meta is not None:  # the usual quiet session: meta and nothing else
                 steps = tmps = 0
             else:
-                steps, tmps = _count_steps(listing)
-            append(SessionSummary(
+                steps, tmps = count_steps(listing)
+            append(summary(
                 slug, path, status, meta, status == "ok" and not is_link and (slug.isascii() or is_utf8_name(slug)),
                 steps, tmps, 0, slug in latest_names,
             ))
