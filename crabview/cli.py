@@ -6,16 +6,14 @@ Nothing here imports Textual unless the TUI is asked for.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import stat
 import sys
-import tempfile
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Iterable, Iterator, NoReturn
 
 import click
-from rich.cells import cell_len
 
 from .progress import Progress
 from .render import output as out
@@ -205,10 +203,6 @@ def _ls_row(slug: str, listed: bool, meta_status: str, meta: Any, **counts: Any)
     }
 
 
-def _rel_time(ts: str) -> str:
-    return ts.replace("T", " ")[:19] if ts else "-"
-
-
 @main.command()
 @click.argument("root", required=False)
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of sessions.")
@@ -216,65 +210,137 @@ def _rel_time(ts: str) -> str:
 def ls(root: str | None, as_json: bool, quick: bool) -> None:
     """List sessions: agent, sender, seq, title, steps, compacts, problems, updated."""
     store = _open_store(root)
+    if quick:
+        _ls_quick(store, as_json)
+        return
     rows: list[dict[str, Any]] = []
     latest: dict[tuple[str, str], str] = {}
     with Progress("reading sessions") as progress:
-        if quick:
-            for sm in store.summaries(progress):
-                row = _ls_row(sm.slug, sm.listed, sm.meta_status, sm.meta,
-                              steps=sm.step_names, tmp_files=sm.tmp_names, compacts=None, problems=None)
-                row["latest"] = sm.latest  # found in the listing's own scan
-                rows.append(row)
+        for s in store.iter_sessions(progress):
+            rows.append(
+                _ls_row(s.slug, s.listed, s.meta_status, s.meta, load=s.load_status, steps=len(s.steps),
+                        compacts=s.compact_count, problems=len(s.problems),
+                        replay_entries=len(s.replay_indices), archive=s.archive)
+            )
+    latest_of = store.latest_sessions()  # one scan for every pair
+    for r in rows:
+        if r["agent"] is not None:
+            key = (r["agent"], r["sender"])
+            if key not in latest:
+                latest[key] = latest_of.get(f"{sender_slug(r['agent'])}_{sender_slug(r['sender'])}_", "")
+            r["latest"] = latest[key] == r["slug"]
         else:
-            for s in store.iter_sessions(progress):
-                rows.append(
-                    _ls_row(s.slug, s.listed, s.meta_status, s.meta, load=s.load_status, steps=len(s.steps),
-                            compacts=s.compact_count, problems=len(s.problems),
-                            replay_entries=len(s.replay_indices), archive=s.archive)
-                )
-    if not quick:
-        latest_of = store.latest_sessions()  # one scan for every pair
-        for r in rows:
-            if r["agent"] is not None:
-                key = (r["agent"], r["sender"])
-                if key not in latest:
-                    latest[key] = latest_of.get(f"{sender_slug(r['agent'])}_{sender_slug(r['sender'])}_", "")
-                r["latest"] = latest[key] == r["slug"]
-            else:
-                r["latest"] = False
+            r["latest"] = False
     if as_json:
         _dump(rows)
         return
-    if not rows:
+    _ls_table(store, [r["slug"] for r in rows], [r["title"] for r in rows], [r["updated"] for r in rows],
+              [_ls_cells(r) for r in rows], [_flags(r["listed"], r["latest"], r.get("load") == "error") for r in rows])
+
+
+def _ls_quick(store: Store, as_json: bool) -> None:
+    """`ls --quick`: the summaries straight to rows (its speed is the listing's: tests/bench/load.py)."""
+    with Progress("reading sessions") as progress:
+        sms = store.summaries(progress if progress.enabled else None)
+    if as_json:
+        rows = []
+        for sm in sms:
+            row = _ls_row(sm.slug, sm.listed, sm.meta_status, sm.meta,
+                          steps=sm.step_names, tmp_files=sm.tmp_names, compacts=None, problems=None)
+            row["latest"] = sm.latest  # found in the listing's own scan
+            rows.append(row)
+        _dump(rows)
+        return
+    metas = list(map(attrgetter("meta"), sms))
+    steps = list(map(attrgetter("step_names"), sms))
+    counts_of = {n: f"{n:>6}    ?     ?" for n in set(steps)}  # STEPS CMP PROB: no compact or problem counts
+    _ls_table(
+        store,
+        list(map(attrgetter("slug"), sms)),
+        [meta.title if meta else None for meta in metas],
+        [meta.updated_at if meta else None for meta in metas],
+        list(map(counts_of.__getitem__, steps)),
+        [_QUICK_FLAGS[sm.listed][sm.latest] for sm in sms],
+    )
+
+
+def _ls_cells(r: dict[str, Any]) -> str:
+    """A full listing row's STEPS CMP PROB cells."""
+    cmp_ = "?" if r["compacts"] is None else str(r["compacts"])
+    prob = "?" if r["problems"] is None else str(r["problems"])
+    return f"{r['steps']:>6} {cmp_:>4} {prob:>5}"
+
+
+def _flags(listed: bool, latest: bool, load_fails: bool) -> str:
+    flags = []
+    if not listed:
+        flags.append("hidden")
+    if latest:
+        flags.append("latest")
+    if load_fails:
+        flags.append("load-fails")
+    return ",".join(flags)
+
+
+_QUICK_FLAGS = tuple(tuple(_flags(listed, latest, False) for latest in (False, True)) for listed in (False, True))
+
+
+def _ls_table(store: Store, slugs: list[str], titles: list[str | None], updated: list[str | None],
+              counts: list[str], flags: list[str]) -> None:
+    """The `ls` table: SESSION TITLE STEPS CMP PROB UPDATED FLAGS, one write."""
+    if not slugs:
         out.line(f"no sessions under {store.sessions_dir}")
         return
     # Columns as wide as their widest cell (cut to fit on a terminal, never
     # in a pipe), padded by display cells: a long or wide title shifts nothing.
-    slugs = [one_line(r["slug"], _width(32)) for r in rows]
-    titles = [one_line(r["title"] or "-", _width(28)) for r in rows]
-    ws = max([cell_len("SESSION")] + [cell_len(x) for x in slugs])
-    wt = max([cell_len("TITLE")] + [cell_len(x) for x in titles])
+    slug_texts = _one_lines(slugs, _width(32))
+    title_texts = _one_lines([t or "-" for t in titles], _width(28))
+    slug_cells = _cell_lens(slug_texts)
+    title_cells = _cell_lens(title_texts)
+    ws = max(7, max(slug_cells))  # len("SESSION")
+    wt = max(5, max(title_cells))  # len("TITLE")
+    times = [u.replace("T", " ")[:19] if u else "-" for u in _one_lines([u or "" for u in updated], 30)]
+    pads = [" " * n for n in range(max(ws, wt) + 1)]
     lines = [f"{_pad('SESSION', ws)} {_pad('TITLE', wt)} {'STEPS':>6} {'CMP':>4} {'PROB':>5}  {'UPDATED':<20} FLAGS".rstrip()]
-    for r, slug_text, title_text in zip(rows, slugs, titles):
-        flags = []
-        if not r["listed"]:
-            flags.append("hidden")
-        if r["latest"]:
-            flags.append("latest")
-        if r.get("load") == "error":
-            flags.append("load-fails")
-        cmp_ = "?" if r["compacts"] is None else str(r["compacts"])
-        prob = "?" if r["problems"] is None else str(r["problems"])
-        lines.append(
-            f"{_pad(slug_text, ws)} {_pad(title_text, wt)} {r['steps']:>6} {cmp_:>4} {prob:>5}  "
-            f"{_rel_time(one_line(r['updated'] or '', 30)):<20} {','.join(flags)}".rstrip()
-        )
+    lines += [
+        f"{s}{pads[ws - sc]} {t}{pads[wt - tc]} {c}  {when:<20} {f}".rstrip()
+        for s, sc, t, tc, c, when, f in zip(slug_texts, slug_cells, title_texts, title_cells, counts, times, flags)
+    ]
     out.lines(lines)  # one write, not one per row
+
+
+def _one_lines(texts: list[str], width: int) -> list[str]:
+    """``[one_line(t, width) for t in texts]``, with one look over them all
+    (a listing's names and titles are nearly always plain and short)."""
+    joined = "".join(texts)
+    if joined.isascii():
+        plain = not joined.encode("ascii").translate(None, _PRINTABLE_ASCII)
+    else:
+        plain = visible(joined, multiline=False) == joined
+    if not plain:
+        return [one_line(t, width) for t in texts]
+    if not texts or max(map(len, texts)) <= width:
+        return texts
+    return [t if len(t) <= width else one_line(t, width) for t in texts]
+
+
+# What one_line leaves as it is in plain ASCII (every control, tab and
+# newline included, is made visible).
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
+
+
+def _cell_lens(texts: list[str]) -> list[int]:
+    """Terminal cells of each text (made visible already: no controls, so plain ASCII is one cell a character)."""
+    if "".join(texts).isascii():
+        return list(map(len, texts))
+    from rich.cells import cell_len
+
+    return [len(t) if t.isascii() else cell_len(t) for t in texts]
 
 
 def _pad(text: str, width: int) -> str:
     """``text`` left-aligned in ``width`` terminal cells (wide characters count two)."""
-    return text + " " * max(0, width - cell_len(text))
+    return text + " " * max(0, width - _cell_lens([text])[0])
 
 
 # --- show -------------------------------------------------------------------------
@@ -502,6 +568,8 @@ def demo(path: str | None, live: bool, no_ui: bool) -> None:
     from .demo import build_demo
 
     if path is None:
+        import tempfile
+
         path = tempfile.mkdtemp(prefix="crabview-demo-")
     p = Path(path)
     if p.exists() and any(p.iterdir()):

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import msgspec
 
 from . import models as m
-from .decode import decode_meta
-from .fileio import _CHUNK, _READ_FLAGS, MISSING
+from .fileio import _CHUNK, _READ_FLAGS, MISSING, read_file
 from .layout import (
     STEP_PREFIX,
     TMP_MARK,
@@ -24,9 +23,21 @@ from .layout import (
     resolve,
     sender_slug,
 )
-from .memory import Memory, load_memory
-from .problems import Problem, memory_problems
-from .session import Session, read_file
+
+if TYPE_CHECKING:
+    from .memory import Memory
+    from .problems import Problem
+    from .session import Session
+
+# The step loader (and its child reader), memory.db and the problem rules
+# are imported when first used: `ls --quick` needs none of them, and a
+# listing that starts in a few milliseconds is part of its speed.
+
+
+def load_memory(path: Path | None) -> "Memory":
+    from .memory import load_memory as load
+
+    return load(path)
 
 
 class SessionEntry(msgspec.Struct, frozen=True):
@@ -59,7 +70,7 @@ class Store:
         self._memory: Memory | None = None
 
     @property
-    def memory(self) -> Memory:
+    def memory(self) -> "Memory":
         """memory.db, read on first use: a listing that needs no archive
         (``ls --quick``) never reads it, whatever its size."""
         if self._memory is None:
@@ -67,7 +78,7 @@ class Store:
         return self._memory
 
     @memory.setter
-    def memory(self, value: Memory) -> None:
+    def memory(self, value: "Memory") -> None:
         self._memory = value
 
     @classmethod
@@ -78,7 +89,7 @@ class Store:
     def sessions_dir(self) -> Path:
         return self.layout.sessions_dir
 
-    def reload_memory(self) -> Memory:
+    def reload_memory(self) -> "Memory":
         self._memory = load_memory(self.layout.memory_path)
         return self._memory
 
@@ -88,36 +99,69 @@ class Store:
 
     def _scan(self) -> tuple[list[SessionEntry], dict[str, str]]:
         """The session directories, and (same scan) the latest session of every pair."""
+        names, base, links, latest = self._scan_names()
+        return [SessionEntry(name, base + name, name in links) for name in names], latest
+
+    def _scan_names(self) -> tuple[list[str], str, set[str], dict[str, str]]:
+        """``_scan`` as plain names: (slugs in order, the prefix that makes a
+        slug its path, the slugs that are symlinks, latest by pair).
+        A listing of 10k sessions makes its summaries straight from these."""
+        base = os.path.join(os.fspath(self.sessions_dir), "")
         if self.layout.session is not None:
-            p = self.sessions_dir / self.layout.session
-            return [SessionEntry(self.layout.session, str(p), p.is_symlink())], latest_sessions(self.sessions_dir)
-        out = []
-        best: dict[str, tuple[int, str]] = {}
+            name = self.layout.session
+            return [name], base, {name} if os.path.islink(base + name) else set(), latest_sessions(self.sessions_dir)
+        names = []
+        links: set[str] = set()
         try:
             it = os.scandir(self.sessions_dir)
         except FileNotFoundError:
-            return [], {}
+            return [], base, set(), {}
         with it:
             for e in it:
                 try:
                     if not e.is_dir():
                         continue
-                    link = e.is_symlink()
+                    if e.is_symlink():
+                        links.add(e.name)
                 except OSError:
                     continue
-                out.append(SessionEntry(e.name, e.path, link))
-                if not link:
-                    _consider_latest(best, e.name)
-        out.sort(key=lambda s: s.slug)
-        return out, {prefix: name for prefix, (_seq, name) in best.items()}
+                names.append(e.name)
+        # The latest of each pair, in directory order (a tie goes to the
+        # first): _consider_latest, inlined, where ASCII digits need no regex.
+        best: dict[str, tuple[int, str]] = {}
+        held_by = best.get
+        for name in names:
+            if name in links:
+                continue
+            prefix, sep, tail = name.rpartition("_")
+            if not sep:
+                continue
+            if tail.isdigit() and tail.isascii():
+                seq: int | None = int(tail)
+                if seq > U32_MAX:  # type: ignore[operator]
+                    continue
+            else:
+                seq = parse_rust_uint(tail, U32_MAX)
+                if seq is None:
+                    continue
+            prefix += "_"
+            held = held_by(prefix)
+            if held is None or seq > held[0]:  # type: ignore[operator]
+                best[prefix] = (seq, name)  # type: ignore[assignment]
+        names.sort()
+        return names, base, links, {prefix: name for prefix, (_seq, name) in best.items()}
 
     def session_path(self, slug: str) -> Path:
         return self.sessions_dir / slug
 
-    def load_session(self, slug: str) -> Session:
+    def load_session(self, slug: str) -> "Session":
+        from .session import Session
+
         return Session(self.session_path(slug), self.memory).load()
 
-    def iter_sessions(self, progress: Callable[[int, int], None] | None = None) -> Iterator[Session]:
+    def iter_sessions(self, progress: Callable[[int, int], None] | None = None) -> Iterator["Session"]:
+        from .session import Session
+
         entries = self.session_entries()
         for i, e in enumerate(entries):
             s = Session(Path(e.path), self.memory).load()
@@ -141,26 +185,79 @@ class Store:
         slug order all the same. ``keep`` collects the listings of big
         directories, with when they were made (``opening.open_progressively``
         can start from one instead of listing again).
+
+        This is ``summarize`` for every session, inlined: a listing of 10k
+        sessions costs little more than its system calls (one listing and
+        one read per session; ``tests/bench/load.py``).
         """
-        entries, latest = self._scan()
+        names, base, links, latest = self._scan_names()
         later = set(last)
         if later:
-            entries = [e for e in entries if e.slug not in later] + [e for e in entries if e.slug in later]
-        out = []
-        prefixes: dict[tuple[str, str], str] = {}
-        for i, e in enumerate(entries):
-            names = listed(e.slug) if listed is not None and e.slug in later else None
-            sm = summarize(e, names, keep)
-            parts = e.slug.split("_")
-            if len(parts) == 3:  # (a slug equal to a latest one parses: no need to parse it here)
-                pair = (parts[0], parts[1])
-                prefix = prefixes.get(pair)
-                if prefix is None:
-                    prefix = prefixes[pair] = f"{sender_slug(parts[0])}_{sender_slug(parts[1])}_"
-                sm.latest = latest.get(prefix) == e.slug
-            out.append(sm)
+            names = [n for n in names if n not in later] + [n for n in names if n in later]
+        latest_names = _latest_names(latest)
+        out: list[SessionSummary] = []
+        append = out.append
+        listdir, oopen, oread, oclose, monotonic = os.listdir, os.open, os.read, os.close, time.monotonic
+        flags, chunk = _READ_FLAGS, _CHUNK
+        decode, encode, summary, count_steps = _META_DECODE, _ENCODE, SessionSummary, _count_steps
+        total = len(names)
+        for slug in names:
+            path = base + slug
+            is_link = slug in links
+            if later and slug in later:
+                sm = summarize(SessionEntry(slug, path, is_link), listed(slug) if listed is not None else None, keep)
+                sm.latest = slug in latest_names
+                append(sm)
+                if progress is not None:
+                    progress(len(out), total)
+                continue
+            if keep is not None:
+                listed_at = monotonic()
+            try:
+                listing = listdir(path)
+            except OSError:
+                listing = []
+            if keep is not None and len(listing) >= KEEP_LISTING_MIN:
+                keep[slug] = (listed_at, listing)
+            meta = None
+            if "meta" in listing:
+                data = None
+                try:  # _plain_read, inlined
+                    fd = oopen(path + "/meta", flags)
+                except OSError:
+                    pass
+                else:
+                    try:
+                        data = oread(fd, chunk)
+                    except OSError:
+                        pass
+                    finally:
+                        oclose(fd)
+                if not data or len(data) == chunk:
+                    data, _reason = read_file(os.path.join(path, "meta"))
+                if data is None:
+                    status = "unreadable"
+                else:
+                    try:  # _meta_of, inlined
+                        meta = decode(data)
+                    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+                        meta = _careful_meta(data)
+                    else:
+                        if encode(meta) != data:
+                            meta = _careful_meta(data)
+                    status = "corrupt" if meta is None else "ok"
+            else:
+                status = "missing"
+            if len(listing) == 1 and meta is not None:  # the usual quiet session: meta and nothing else
+                steps = tmps = 0
+            else:
+                steps, tmps = count_steps(listing)
+            append(summary(
+                slug, path, status, meta, status == "ok" and not is_link and (slug.isascii() or is_utf8_name(slug)),
+                steps, tmps, 0, slug in latest_names,
+            ))
             if progress is not None:
-                progress(i + 1, len(entries))
+                progress(len(out), total)
         if later:
             out.sort(key=lambda sm: sm.slug)
         return out
@@ -172,7 +269,9 @@ class Store:
         """The latest session of every pair, by ``<agent-slug>_<sender-slug>_`` prefix (one scan)."""
         return latest_sessions(self.sessions_dir)
 
-    def store_problems(self) -> list[Problem]:
+    def store_problems(self) -> list["Problem"]:
+        from .problems import Problem, memory_problems
+
         out = memory_problems(self.memory)
         root = self.layout.root
         if root is not None:
@@ -220,20 +319,62 @@ def summarize(e: SessionEntry, step_names: list[str] | None = None, keep: dict[s
         if data is None:  # as Session reads it: gone since the listing (or a dangling link) is missing
             status = "missing" if reason == MISSING else "unreadable"
         else:
-            meta = decode_meta(data).meta
+            meta = _meta_of(data)
             status = "ok" if meta is not None else "corrupt"
     else:
         status = "missing"
     if step_names is None:
-        names = [n for n in listing if n.startswith(STEP_PREFIX)]
-        if not all(map(str.isascii, names)):  # names that are not UTF-8 are no steps
-            names = [n for n in names if is_utf8_name(n)]
-    else:
-        names = step_names  # already only the UTF-8 step- names (session.list_steps)
-    tmps = len([n for n in names if TMP_MARK in n])
+        steps, tmps = _count_steps(listing)
+    else:  # already only the UTF-8 step- names (session.list_steps)
+        steps, tmps = len(step_names), len([n for n in step_names if TMP_MARK in n])
     listed = status == "ok" and not e.is_symlink and is_utf8_name(e.slug)
-    return SessionSummary(e.slug, e.path, status, meta, listed, len(names), tmps, 0)
+    return SessionSummary(e.slug, e.path, status, meta, listed, steps, tmps, 0)
 
+
+def _count_steps(listing: list[str]) -> tuple[int, int]:
+    """(step names, tmp leftovers among them) of a directory listing; names that are not UTF-8 are no steps."""
+    names = [n for n in listing if n.startswith(STEP_PREFIX)]
+    if not all(map(str.isascii, names)):
+        names = [n for n in names if is_utf8_name(n)]
+    return len(names), len([n for n in names if TMP_MARK in n])
+
+
+# decode_meta's first try, without importing the careful decoder (its JSON
+# parser and serde rules) for the metas that need none of it: a meta that
+# decodes and encodes back to its very bytes is what decode_meta returns
+# too; anything else goes to decode_meta itself.
+_META_DECODE = msgspec.json.Decoder(m.Meta).decode
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def _meta_of(data: bytes) -> m.Meta | None:
+    try:
+        meta = _META_DECODE(data)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return _careful_meta(data)
+    return meta if _ENCODE(meta) == data else _careful_meta(data)
+
+
+def _careful_meta(data: bytes) -> m.Meta | None:
+    from .decode import decode_meta
+
+    return decode_meta(data).meta
+
+
+def _latest_names(latest: dict[str, str]) -> set[str]:
+    """The slugs a listing flags as latest: each pair's latest, where the
+    pair's prefix is its own slug's (``<sender_slug(agent)>_<sender_slug(sender)>_``).
+
+    A slug of three parts whose agent or sender is not already in
+    ``sender_slug`` form (``Crab_user_3``) is found by no lookup of its pair
+    (the daemon looks up ``crab_user_``), so it is no one's latest.
+    """
+    out = set()
+    for prefix, slug in latest.items():
+        parts = slug.split("_")
+        if len(parts) == 3 and f"{sender_slug(parts[0])}_{sender_slug(parts[1])}_" == prefix:
+            out.add(slug)
+    return out
 
 def _plain_read(path: str) -> bytes | None:
     try:

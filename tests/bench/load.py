@@ -1,6 +1,6 @@
 """Benchmark: full session load and `ls --quick` against raw-read floors measured in the same run.
 
-Run: python tests/bench/load.py [--steps 100000] [--sessions 10000] [--rounds 7]
+Run: python tests/bench/load.py [--steps 100000] [--sessions 10000] [--rounds 7] [--only load|ls]
 
 Each round measures the floor and then the thing itself, back to back, so a
 busy machine slows both; the figure is the median of the per-round ratios,
@@ -10,6 +10,14 @@ Floors:
 - load: one thread doing os.open/os.read/os.close on every step file.
 - ls --quick: per session, os.open/os.read/os.close of `meta` and one
   os.listdir of the directory, plus the scan of sessions/ that finds them.
+  In-process, against `Store.summaries` and the command run by click with
+  stdout to /dev/null; and as processes: `python -m crabview ls --quick`
+  against `python -c <the floor>` (the floor plus `python -c pass`: both pay
+  the interpreter's start, only the command pays its imports). The
+  processes run with a bytecode cache (a temporary PYTHONPYCACHEPREFIX,
+  warmed once), as an installed crabview has; where PYTHONDONTWRITEBYTECODE
+  is set and no cache exists, every start compiles crabview's sources,
+  which the last line measures.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -86,6 +95,24 @@ def ls_floor(sessions_dir: Path) -> None:
         ls(d)
 
 
+# ls_floor as a script of its own: the floor of `ls --quick` run as a process.
+FLOOR_SCRIPT = """
+import os, sys
+with os.scandir(sys.argv[1]) as it:
+    dirs = [e.path for e in it if e.is_dir()]
+o, r, c, ls = os.open, os.read, os.close, os.listdir
+for d in dirs:
+    fd = o(d + "/meta", os.O_RDONLY)
+    r(fd, 65536)
+    c(fd)
+    ls(d)
+"""
+
+
+def run_process(args: list[str], env: dict[str, str]) -> None:
+    subprocess.run(args, stdout=subprocess.DEVNULL, check=True, env=env)
+
+
 def timed(fn: Callable[[], object]) -> float:
     gc.collect()
     t = time.perf_counter()
@@ -129,9 +156,9 @@ def memory_of(fn: Callable[[], object]) -> tuple[object, int, int]:
     return result, held - base, peak - base
 
 
-def quick_cli(root: Path) -> None:
+def quick_cli(root: Path, *args: str) -> None:
     with open(os.devnull, "w") as out, contextlib.redirect_stdout(out):
-        cli_main.main(["ls", "--quick", str(root)], standalone_mode=False)
+        cli_main.main(["ls", "--quick", *args, str(root)], standalone_mode=False)
 
 
 def main() -> None:
@@ -141,6 +168,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--dir", help="build the stores here (default: a new temporary directory)")
     ap.add_argument("--keep", action="store_true", help="leave the stores behind")
+    ap.add_argument("--only", choices=["load", "ls"], help="measure only the session load, or only the listings")
+    ap.add_argument("--many", type=Path, help="list this store instead of building one (e.g. one left by --keep)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crabview-bench-", dir=args.dir))
     try:
@@ -154,11 +183,18 @@ def run(tmp: Path, args: argparse.Namespace) -> None:
     print(f"building stores in {tmp} …", flush=True)
     t = time.perf_counter()
     big = tmp / "big"
-    slug = build_big_session(big, args.steps)
-    many = tmp / "many"
-    build_many_sessions(many, args.sessions)
+    slug = build_big_session(big, args.steps) if args.only != "ls" else ""
+    many = args.many or tmp / "many"
+    if args.only != "load" and args.many is None:
+        build_many_sessions(many, args.sessions)
     print(f"built in {time.perf_counter() - t:.1f}s; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    if args.only != "ls":
+        run_load(big, slug, args)
+    if args.only != "load":
+        run_ls(tmp, many, args)
 
+
+def run_load(big: Path, slug: str, args: argparse.Namespace) -> None:
     sdir = big / "sessions" / slug
     names = sorted(n for n in os.listdir(sdir) if n.startswith("step-"))
     paths = [str(sdir / n) for n in names]
@@ -185,17 +221,43 @@ def run(tmp: Path, args: argparse.Namespace) -> None:
     print(f"  problems+replay+counts derivation: {(time.perf_counter() - t) * 1e3:.1f} ms")
     print(f"  verdicts: {s.kind_counts()}")
 
+
+def run_ls(tmp: Path, many: Path, args: argparse.Namespace) -> None:
     store = Store.open(many)
     sessions_dir = store.sessions_dir
     count = len(store.session_entries())
     print()
-    print(f"ls over {count:,} sessions (floor: list sessions/, then per session read meta + list its directory):")
+    print(f"ls over {count:,} sessions (floor: list sessions/, then per session read meta + list its directory); "
+          f"load average {load_average()}:")
     summaries = Paired(lambda: ls_floor(sessions_dir), lambda: Store.open(many).summaries(), args.rounds)
     print(summaries.line("Store.summaries (meta + names)"))
     quick = Paired(lambda: ls_floor(sessions_dir), lambda: quick_cli(many), args.rounds)
     print(quick.line("ls --quick (the command, to /dev/null)", None, "   target <= 1.3x"))
+    quick_json = Paired(lambda: ls_floor(sessions_dir), lambda: quick_cli(many, "--json"), args.rounds)
+    print(quick_json.line("ls --quick --json (to /dev/null)"))
+    print(f"  as processes (floor: the same reads in `python -c`, which starts in {python_start(args.rounds) * 1e3:.1f} ms); "
+          f"load average {load_average()}:")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "PYTHONPYCACHEPREFIX": str(tmp / "pycache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    floor_proc = [sys.executable, "-c", FLOOR_SCRIPT, str(sessions_dir)]
+    command = [sys.executable, "-m", "crabview", "ls", "--quick", str(many)]
+    run_process(command, env)  # writes the bytecode cache
+    proc = Paired(lambda: run_process(floor_proc, env), lambda: run_process(command, env), args.rounds)
+    print(proc.line("python -m crabview ls --quick", None, "   target <= 1.3x"))
+    cold = {**env, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": str(tmp / "no-pycache")}
+    proc_cold = Paired(lambda: run_process(floor_proc, cold), lambda: run_process(command, cold), args.rounds)
+    print(proc_cold.line("same, no bytecode cache (compiles)"))
     fullls = Paired(lambda: ls_floor(sessions_dir), lambda: [(x.problems, x.compact_count) for x in store.iter_sessions()], 1)
     print(fullls.line("ls (full: decodes every step)"))
+    print(f"  load average {load_average()}")
+
+
+def python_start(rounds: int) -> float:
+    return statistics.median(timed(lambda: run_process([sys.executable, "-c", "pass"], dict(os.environ))) for _ in range(rounds))
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":
