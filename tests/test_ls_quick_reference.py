@@ -184,3 +184,17 @@ def test_ls_quick_imports_only_what_it_needs(plain_store: Path, as_json: bool) -
     loaded = sorted(name for name in modules if any(name == x or name.startswith(x + ".") for x in unwanted))
     assert loaded == []
     assert "crabview.store.store" in modules and ("crabview.render.jsonenc" in modules) == as_json
+
+
+def test_quick_and_full_listings_give_every_session_the_loaders_meta_status(stores: dict[str, Path]) -> None:
+    """ls --quick reads only metas and names, yet says what a load says (a dangling meta link is missing in both)."""
+    import json
+
+    from crabview.store.store import Store
+
+    for name, root in stores.items():
+        out = subprocess.run([sys.executable, "-m", "crabview", "ls", "--quick", "--json", str(root)], capture_output=True, check=True, env=ENV)
+        quick = {r["slug"]: r["meta_status"] for r in json.loads(out.stdout)}
+        store = Store.open(root)
+        loaded = {s.slug: s.meta_status for s in store.iter_sessions()}
+        assert loaded == quick, name

@@ -217,7 +217,8 @@ class Store:
                 listing = listdir(path)
             except OSError:
                 listing = []
-            if keep is not None and len(listing) >= KEEP_LISTING_MIN:
+            if keep is not None and len(listing) >= KEEP_LISTING_MIN and all(len(v[1]) < len(listing) for v in keep.values()):
+                keep.clear()  # only the biggest is kept: it is the one opened by default
                 keep[slug] = (listed_at, listing)
             meta = None
             if "meta" in listing:
@@ -233,10 +234,11 @@ class Store:
                         pass
                     finally:
                         oclose(fd)
+                reason = ""
                 if not data or len(data) == chunk:
-                    data, _reason = read_file(os.path.join(path, "meta"))
-                if data is None:
-                    status = "unreadable"
+                    data, reason = read_file(os.path.join(path, "meta"))
+                if data is None:  # as Session reads it: a dangling link (or a meta gone since) is missing
+                    status = "missing" if reason == MISSING else "unreadable"
                 else:
                     try:  # _meta_of, inlined
                         meta = decode(data)

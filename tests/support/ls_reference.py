@@ -18,7 +18,7 @@ from rich.cells import cell_len
 from crabview.render.jsonenc import dumps
 from crabview.render.safe import one_line, visible
 from crabview.store.decode import decode_meta
-from crabview.store.fileio import read_file
+from crabview.store.fileio import MISSING, read_file
 from crabview.store.layout import STEP_PREFIX, TMP_MARK, find_latest_session, is_utf8_name, parse_slug, resolve
 
 PIPE_WIDTH = 1_000_000  # columns are never cut in a pipe
@@ -51,9 +51,9 @@ def quick_rows(root: str | Path) -> tuple[Path, list[dict[str, Any]]]:
             listing = []
         meta = None
         if "meta" in listing:
-            data, _reason = read_file(os.path.join(path, "meta"))
-            if data is None:
-                status = "unreadable"
+            data, reason = read_file(os.path.join(path, "meta"))
+            if data is None:  # as Session reads it: a dangling link (or a meta gone since) is missing
+                status = "missing" if reason == MISSING else "unreadable"
             else:
                 meta = decode_meta(data).meta
                 status = "ok" if meta is not None else "corrupt"
