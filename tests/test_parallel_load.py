@@ -149,3 +149,63 @@ def test_the_child_is_gone_after_the_load(writer: DaemonWriter, monkeypatch: pyt
     assert len(readers) == 1
     assert readers[0].proc.returncode is not None  # reaped, not a zombie
     assert not readers[0].feeder.is_alive()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    contents=st.lists(KINDS, min_size=1, max_size=30),
+    tmp_bits=st.lists(st.booleans(), min_size=30, max_size=30),
+    replay_only=st.booleans(),
+    reader=st.sampled_from(sorted(READERS)),
+)
+def test_a_streamed_walk_read_by_the_child_gives_the_values_of_a_full_load(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, contents, tmp_bits, replay_only, reader
+) -> None:
+    """``read_ahead`` over a lazy session has a child read the files: every value is the one a load that keeps them has."""
+    d = build(tmp_path_factory.mktemp("w"), contents, tmp_bits)
+    monkeypatch.setattr(session_mod, "ChildReader", NoChild)
+    kept = load_session(d)  # values kept (under the lazy threshold)
+    monkeypatch.setattr(session_mod, "LAZY_THRESHOLD", 0)
+    monkeypatch.setattr(session_mod, "PARALLEL_THRESHOLD", 1)
+    lazy = load_session(d)
+    assert [x.name for x in lazy.steps] == [x.name for x in kept.steps]
+    started: list[int] = []
+
+    class Counting(READERS[reader]):
+        @classmethod
+        def start(cls, *a, **k):
+            r = super().start(*a, **k)
+            started.append(1)
+            return r
+
+    monkeypatch.setattr(session_mod, "ChildReader", Counting)
+    indices = lazy.replay_indices if replay_only else None
+    walked = [(i, st.name, st.value) for i, st in session_mod.read_ahead(lazy.steps, indices)]
+    want = [(i, kept.steps[i].name, kept.steps[i].value) for i in (indices if indices is not None else range(len(kept.steps)))]
+    assert walked == want
+    if sum(1 for i in (indices if indices is not None else range(len(lazy.steps))) if lazy.steps[i].stored is LAZY) >= 1:
+        assert started, "the child path was taken"
+
+
+def test_a_walk_stopped_early_leaves_no_child(writer: DaemonWriter, monkeypatch: pytest.MonkeyPatch) -> None:
+    slug = writer.create_session("Crab", "user")
+    for i in range(40):
+        writer.append_raw(slug, text(f"line {i}"))
+    monkeypatch.setattr(session_mod, "LAZY_THRESHOLD", 0)
+    monkeypatch.setattr(session_mod, "PARALLEL_THRESHOLD", 1)
+    s = load_session(writer.sessions_dir / slug)
+    readers: list = []
+
+    class Kept(ChildReader):
+        @classmethod
+        def start(cls, *a, **k):
+            r = super().start(*a, **k)
+            readers.append(r)
+            return r
+
+    monkeypatch.setattr(session_mod, "ChildReader", Kept)
+    walk = session_mod.read_ahead(s.steps)
+    first = [next(walk)[1].value.message.content[0].text for _ in range(3)]
+    walk.close()
+    assert first == ["line 0", "line 1", "line 2"]
+    assert readers and readers[0].proc.poll() is not None, "the child is gone once the walk stops"

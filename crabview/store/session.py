@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import select
 import threading
 import time
 from sys import intern
@@ -94,6 +95,18 @@ class StepSource:
             cache[name] = v
         return v
 
+    def put(self, step: "StepFile", d: Any) -> None:
+        """Cache ``step``'s value from a decode of its bytes read elsewhere (``read_ahead``'s child)."""
+        if d.kind != step.kind:
+            return  # changed on disk since the verdict: ``value`` decides
+        with self._lock:
+            cache = self.cache
+            cache.pop(step.name, None)
+            while cache and len(cache) >= self.maxsize:
+                del cache[next(iter(cache))]
+            cache[step.name] = d.value
+            self.reads += 1
+
     def prefetch(self, steps: "Sequence[StepFile]") -> None:
         """Read and decode the lazy ``steps`` not cached, in one pass over a
         directory fd (the load's fast path, ~2x cheaper per file than one
@@ -128,8 +141,25 @@ READ_AHEAD = 256  # steps read per batch by ``read_ahead``
 
 def read_ahead(steps: "Sequence[StepFile]", indices: "Iterable[int] | None" = None) -> "Iterator[tuple[int, StepFile]]":
     """(index, step) for ``indices`` of ``steps`` (all by default) in order,
-    with lazy values read a batch ahead: what a streamed rendering walks."""
-    order = range(len(steps)) if indices is None else indices
+    with lazy values read a batch ahead: what a streamed rendering walks.
+
+    A long walk over lazy steps has a child process read the files ahead
+    (``childread``, as a big load does), so reading them again costs this
+    process only their decoding; what the child cannot read plainly is
+    left to ``StepSource.value``.
+    """
+    if indices is None:
+        order: "Iterable[int]" = range(len(steps))
+    else:
+        order = indices if isinstance(indices, (list, range, tuple)) else list(indices)  # walked twice
+    lazy = [i for i in order if steps[i].stored is LAZY] if len(steps) >= PARALLEL_THRESHOLD else []
+    if len(lazy) >= PARALLEL_THRESHOLD:
+        src = steps[lazy[0]].source
+        if src is not None and all(steps[i].source is src for i in (lazy[len(lazy) // 2], lazy[-1])):
+            walk = _child_ahead(steps, order, lazy, src)
+            if walk is not None:
+                yield from walk
+                return
     batch: list[int] = []
     for i in order:
         batch.append(i)
@@ -137,6 +167,45 @@ def read_ahead(steps: "Sequence[StepFile]", indices: "Iterable[int] | None" = No
             yield from _with_values(steps, batch)
             batch = []
     yield from _with_values(steps, batch)
+
+
+def _child_ahead(
+    steps: "Sequence[StepFile]", order: "Iterable[int]", lazy: list[int], src: StepSource
+) -> "Iterator[tuple[int, StepFile]] | None":
+    """``read_ahead`` with a child reading the ``lazy`` steps' files; None if no child starts."""
+    try:
+        dfd = os.open(src.dir_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    reader = ChildReader.start(dfd, [steps[i].name for i in lazy], _READ_FLAGS, _CHUNK)
+    if reader is None:
+        os.close(dfd)
+        return None
+    return _child_walk(steps, order, src, reader, dfd)
+
+
+def _child_walk(
+    steps: "Sequence[StepFile]", order: "Iterable[int]", src: StepSource, reader: ChildReader, dfd: int
+) -> "Iterator[tuple[int, StepFile]]":
+    arrived: list[bytes | None] = []
+    k = 0  # next of ``arrived`` to use
+    try:
+        for i in order:
+            st = steps[i]
+            if st.stored is LAZY:
+                while k >= len(arrived) and not reader.eof:
+                    arrived, k = reader.poll(), 0
+                    if not arrived and not reader.eof:
+                        select.select([reader.fd], [], [], 1.0)
+                if k < len(arrived):
+                    data = arrived[k]
+                    k += 1
+                    if data is not None:  # None: the child could not read it plainly, ``value`` will
+                        src.put(st, decode_step(data))
+            yield i, st
+    finally:
+        reader.close()
+        os.close(dfd)
 
 
 def _with_values(steps: "Sequence[StepFile]", batch: list[int]) -> "Iterator[tuple[int, StepFile]]":

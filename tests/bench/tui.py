@@ -167,7 +167,8 @@ def open_figures(steps: int, rounds: int) -> None:
             got: dict[str, list[tuple[float, float]]] = {"small": [], "big": []}
             floors: list[float] = []
             for _ in range(rounds):
-                got["small"].append(asyncio.run(open_times(small_root, small, watch)))
+                for _ in range(3):  # the small paint swings most (100-350 ms here): more samples
+                    got["small"].append(asyncio.run(open_times(small_root, small, watch)))
                 t = time.perf_counter()
                 os.listdir(bdir)
                 floors.append(time.perf_counter() - t)
