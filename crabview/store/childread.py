@@ -112,17 +112,20 @@ class ChildReader:
             except OSError:
                 pass
 
-    def poll(self) -> list[bytes | None]:
+    def poll(self, limit: int | None = None) -> list[bytes | None]:
         """The files whose bytes arrived since the last call, in order (None: read it yourself).
 
-        Never blocks. An empty list means nothing new (or the child is done: see ``eof``).
+        Never blocks. An empty list means nothing new (or the child is done: see
+        ``eof``). ``limit``: take about that many bytes at most (a consumer
+        slower than the child keeps the rest in the pipe, not in memory).
         """
         if self.eof:
             return []
         parts = [self.buf] if self.buf else []
-        while True:
+        taken = 0
+        while limit is None or taken < limit:
             try:
-                more = os.read(self.fd, 1 << 20)
+                more = os.read(self.fd, (1 << 20) if limit is None else min(1 << 20, limit - taken))
             except BlockingIOError:
                 break
             except OSError:
@@ -131,6 +134,7 @@ class ChildReader:
                 self.eof = True
                 break
             parts.append(more)
+            taken += len(more)
         if not parts:
             return []
         buf = parts[0] if len(parts) == 1 else b"".join(parts)

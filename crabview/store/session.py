@@ -169,6 +169,9 @@ def read_ahead(steps: "Sequence[StepFile]", indices: "Iterable[int] | None" = No
     yield from _with_values(steps, batch)
 
 
+_WALK_TAKE = 64 << 10  # bytes a streamed walk takes from its child at a time (the rest waits in the pipe)
+
+
 def _child_ahead(
     steps: "Sequence[StepFile]", order: "Iterable[int]", lazy: list[int], src: StepSource
 ) -> "Iterator[tuple[int, StepFile]] | None":
@@ -194,7 +197,7 @@ def _child_walk(
             st = steps[i]
             if st.stored is LAZY:
                 while k >= len(arrived) and not reader.eof:
-                    arrived, k = reader.poll(), 0
+                    arrived, k = reader.poll(_WALK_TAKE), 0
                     if not arrived and not reader.eof:
                         select.select([reader.fd], [], [], 1.0)
                 if k < len(arrived):
