@@ -30,9 +30,9 @@ from crabview.store.session import LAZY, load_session
 class ChildReadsAll(ChildReader):
     """Waits for the child before every answer: the loader reads nothing itself until the child is done."""
 
-    def poll(self):
+    def poll(self, limit=None):
         while True:
-            got = super().poll()
+            got = super().poll(limit)
             if got or self.eof:
                 return got
             select.select([self.fd], [], [], 5.0)
@@ -46,12 +46,12 @@ class TakingTurns(ChildReader):
         self.pending: list = []
         self.looks = 0
 
-    def poll(self):
+    def poll(self, limit=None):
         self.looks += 1
         if self.looks % 2:
             return []
         while not self.pending and not self.eof:
-            self.pending += super().poll()
+            self.pending += super().poll(limit)
             if not self.pending and not self.eof:
                 select.select([self.fd], [], [], 5.0)
         got, self.pending = self.pending[:3], self.pending[3:]
@@ -96,7 +96,7 @@ def test_the_child_really_reads(writer: DaemonWriter, monkeypatch: pytest.Monkey
     seen: list[int] = []
 
     class Counting(ChildReadsAll):
-        def poll(self):
+        def poll(self, limit=None):
             got = super().poll()
             seen.append(len(got))
             return got
@@ -115,7 +115,7 @@ def test_a_child_that_dies_leaves_the_loader_to_read_the_rest(writer: DaemonWrit
         writer.append_raw(slug, text(f"line {i}"))
 
     class Dies(ChildReader):
-        def poll(self):
+        def poll(self, limit=None):
             got = super().poll()
             if got:
                 self.proc.kill()
