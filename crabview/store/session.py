@@ -157,6 +157,7 @@ def read_ahead(steps: "Sequence[StepFile]", indices: "Iterable[int] | None" = No
         src = steps[lazy[0]].source
         if src is not None and all(steps[i].source is src for i in (lazy[len(lazy) // 2], lazy[-1])):
             walk = _child_ahead(steps, order, lazy, src)
+            del lazy  # the child has the names: not kept through the walk
             if walk is not None:
                 yield from walk
                 return
