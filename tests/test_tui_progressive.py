@@ -94,7 +94,7 @@ async def test_the_end_shows_first_then_the_whole_session_keeps_following(tmp_pa
         assert [ln.rstrip() for ln in lines] == [ln.rstrip() for ln in model_screen(app)]
         assert shown_numbers(app)[-1] == "121" and cursor == [max(i for i, ln in enumerate(lines) if ln.strip())]
         text = screen_text(app)
-        assert "121 steps · reading… so far:" in text and "17% 20 of 121 read · the last 20 shown · the replay start and load verdict not yet known" in text
+        assert "121 steps · reading… so far " in text and "17% 20 of 121 read · the last 20 shown · the replay start and load verdict not yet known" in text
         assert "replay pending" in text and "not replayed (load fails)" not in text and "missing" not in text
         assert app.timeline.follow
         gate.release()  # read back to the last compact

@@ -503,7 +503,7 @@ class TimelineHeader(Vertical):
         t.append(f"  {fmt_int(n)} step{'' if n == 1 else 's'}", style="")
         if part is not None:
             done = min(progress[0] if progress is not None else part.shown, part.total)
-            t.append(" · reading… so far:", style="bold yellow")  # the counts after it are of what is read
+            t.append(" · reading… so far", style="bold yellow")  # the counts after it are of what is read
             bar = self.query_one("#timeline-progress-bar", ProgressBar)
             bar.update(total=max(1, part.total), progress=done)
             what = f"{fmt_int(done)} of {fmt_int(part.total)} read · the last {fmt_int(len(model.steps))} shown"
