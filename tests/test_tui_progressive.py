@@ -11,6 +11,7 @@ while the session was listed, before the watcher was up, still shows.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -81,12 +82,36 @@ def shown_numbers(app) -> list[str]:
     return [ln.split()[0] for ln in lines if ln.strip()]
 
 
-async def test_the_end_shows_first_then_the_whole_session_keeps_following(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@contextlib.asynccontextmanager
+async def reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int] = (120, 30)):
+    """The app on the big session of ``build``, held at its first stand-in: (pilot, app, gate, slug)."""
     big, _ = build(tmp_path / "root")
     gate = Gate(monkeypatch)
     app = fixed_app(tmp_path / "root", select=big)
-    async with app.run_test(size=(160, 30)) as pilot:
-        await wait_for(pilot, lambda: gate.held.is_set() and app.model is not None and app.model.partial is not None)
+    async with app.run_test(size=size) as pilot:
+        await held_at_first_stand_in(pilot, gate)
+        yield pilot, app, gate, big
+
+
+async def held_at_first_stand_in(pilot, gate: Gate) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: gate.held.is_set() and app.model is not None and app.model.partial is not None)
+    app.timeline.focus()
+
+
+async def whole(pilot, gate: Gate) -> None:
+    gate.release()
+    gate.release()
+    await wait_for(pilot, lambda: pilot.app.loading is None and pilot.app.model is not None and pilot.app.model.partial is None)
+    await pilot.pause()
+
+
+def notes(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_the_end_shows_first_then_the_whole_session_keeps_following(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with reading(tmp_path, monkeypatch, (160, 30)) as (pilot, app, gate, big):
         await pilot.pause()
         # the end of the load order, and nothing else: steps 102..121 (meta row pinned first)
         assert [app.model.steps[r.index].name for r in app.model.rows[1:]] == [f"step-{n:06d}" for n in range(102, 122)]
@@ -123,11 +148,7 @@ async def test_the_end_shows_first_then_the_whole_session_keeps_following(tmp_pa
 
 
 async def test_the_step_the_user_is_on_stays_on_its_line_when_the_rest_arrives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    big, _ = build(tmp_path / "root")
-    gate = Gate(monkeypatch)
-    app = fixed_app(tmp_path / "root", select=big)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await wait_for(pilot, lambda: gate.held.is_set() and app.model is not None and app.model.partial is not None)
+    async with reading(tmp_path, monkeypatch, (120, 30)) as (pilot, app, gate, big):
         app.timeline.focus()
         for _ in range(5):
             await pilot.press("k")
@@ -149,11 +170,8 @@ async def test_the_step_the_user_is_on_stays_on_its_line_when_the_rest_arrives(t
 
 
 async def test_choosing_another_session_stops_the_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    big, small = build(tmp_path / "root")
-    gate = Gate(monkeypatch)
-    app = fixed_app(tmp_path / "root", select=big)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await wait_for(pilot, lambda: gate.held.is_set() and app.model is not None and app.model.partial is not None)
+    async with reading(tmp_path, monkeypatch, (120, 30)) as (pilot, app, gate, big):
+        small = "crab_other_1"
         await wait_for(pilot, lambda: small in app.summaries)
         app.select_session(small)
         gate.release()
@@ -185,11 +203,7 @@ async def test_a_step_written_while_listing_before_the_watch_is_up_still_shows(t
 
 
 async def test_going_to_a_step_not_yet_read_goes_there_once_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    big, _ = build(tmp_path / "root")
-    gate = Gate(monkeypatch)
-    app = fixed_app(tmp_path / "root", select=big)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await wait_for(pilot, lambda: gate.held.is_set() and app.model is not None and app.model.partial is not None)
+    async with reading(tmp_path, monkeypatch, (120, 30)) as (pilot, app, gate, big):
         app.timeline.focus()
         await pilot.press("colon", "5", "enter")
         await wait_for(pilot, lambda: "step 5 is not read yet: going there once it is" in [n.message for n in app._notifications])
@@ -202,29 +216,8 @@ async def test_going_to_a_step_not_yet_read_goes_there_once_it_is(tmp_path: Path
         assert len(cursor) == 1 and lines[cursor[0]].split()[0] == "5"
 
 
-async def held_at_first_stand_in(pilot, gate: Gate) -> None:
-    app = pilot.app
-    await wait_for(pilot, lambda: gate.held.is_set() and app.model is not None and app.model.partial is not None)
-    app.timeline.focus()
-
-
-async def whole(pilot, gate: Gate) -> None:
-    gate.release()
-    gate.release()
-    await wait_for(pilot, lambda: pilot.app.loading is None and pilot.app.model is not None and pilot.app.model.partial is None)
-    await pilot.pause()
-
-
-def notes(app) -> list[str]:
-    return [n.message for n in app._notifications]
-
-
 async def test_a_search_typed_on_the_end_stays_and_covers_the_whole_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    big, _ = build(tmp_path / "root")
-    gate = Gate(monkeypatch)
-    app = fixed_app(tmp_path / "root", select=big)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await held_at_first_stand_in(pilot, gate)
+    async with reading(tmp_path, monkeypatch, (120, 30)) as (pilot, app, gate, big):
         await pilot.press("slash", *"early 3", "enter")  # only in the part not read yet
         await wait_for(pilot, lambda: not app.search.running and app.search.text == "early 3")
         assert not [n for n in notes(app) if n.startswith("no step matches")], "not a claim about the whole session"
@@ -239,11 +232,7 @@ async def test_a_search_typed_on_the_end_stays_and_covers_the_whole_session(tmp_
 
 
 async def test_search_rows_follow_the_bigger_stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    big, _ = build(tmp_path / "root")
-    gate = Gate(monkeypatch)
-    app = fixed_app(tmp_path / "root", select=big)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await held_at_first_stand_in(pilot, gate)
+    async with reading(tmp_path, monkeypatch, (120, 30)) as (pilot, app, gate, big):
         await pilot.press("slash", *"late 5", "enter")
         await wait_for(pilot, lambda: not app.search.running and app.search.text == "late 5")
         gate.release()
@@ -260,11 +249,7 @@ async def test_search_rows_follow_the_bigger_stand_in(tmp_path: Path, monkeypatc
 
 
 async def test_navigation_on_the_end_claims_nothing_about_the_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    big, _ = build(tmp_path / "root")
-    gate = Gate(monkeypatch)
-    app = fixed_app(tmp_path / "root", select=big)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await held_at_first_stand_in(pilot, gate)
+    async with reading(tmp_path, monkeypatch, (120, 30)) as (pilot, app, gate, big):
         for key in ("c", "e", "apostrophe"):
             await pilot.press(key)
             await pilot.pause()
@@ -280,11 +265,7 @@ async def test_navigation_on_the_end_claims_nothing_about_the_rest(tmp_path: Pat
 async def test_memory_db_changed_during_the_read_is_what_the_whole_view_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from crabview.store.memory import load_memory
 
-    big, _ = build(tmp_path / "root")
-    gate = Gate(monkeypatch)
-    app = fixed_app(tmp_path / "root", select=big)
-    async with app.run_test(size=(160, 30)) as pilot:
-        await held_at_first_stand_in(pilot, gate)
+    async with reading(tmp_path, monkeypatch, (160, 30)) as (pilot, app, gate, big):
         app.store.memory = load_memory(tmp_path / "root" / "no-such.db")  # memory.db re-read meanwhile: no archives now
         await whole(pilot, gate)
         assert app.model.archive_found == {"crab-user-1-1": False}
@@ -295,11 +276,7 @@ async def test_memory_db_changed_during_the_read_is_what_the_whole_view_says(tmp
 
 
 async def test_a_later_move_wins_over_a_pending_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    big, _ = build(tmp_path / "root")
-    gate = Gate(monkeypatch)
-    app = fixed_app(tmp_path / "root", select=big)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await held_at_first_stand_in(pilot, gate)
+    async with reading(tmp_path, monkeypatch, (120, 30)) as (pilot, app, gate, big):
         await pilot.press("colon", "5", "enter")
         await pilot.pause()
         await pilot.press("colon", *"110", "enter")  # in the end already read: goes there now
@@ -313,11 +290,7 @@ async def test_a_later_move_wins_over_a_pending_one(tmp_path: Path, monkeypatch:
 async def test_a_session_deleted_while_it_is_read_stays_deleted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from crabview.tui.messages import SessionsRemoved
 
-    big, _ = build(tmp_path / "root")
-    gate = Gate(monkeypatch)
-    app = fixed_app(tmp_path / "root", select=big)
-    async with app.run_test(size=(120, 30)) as pilot:
-        await held_at_first_stand_in(pilot, gate)
+    async with reading(tmp_path, monkeypatch, (120, 30)) as (pilot, app, gate, big):
         app.post_message(SessionsRemoved([big]))
         await pilot.pause(0.2)
         gate.release()

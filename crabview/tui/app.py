@@ -399,12 +399,14 @@ class CrabviewApp(GuardedApp, App[None]):
         s = self.session
         return s is not None and s.slug == slug and s.partial is not None and self.model is not None
 
+    def _is_the_open(self, slug: str) -> bool:
+        """Whether a worker's message about ``slug`` is for the open in progress (alive, chosen, not stopped)."""
+        return self._alive() and slug == self.selected and self.loading == slug
+
     @on(SessionPartial)
     def _session_partial(self, msg: SessionPartial) -> None:
-        if not self._alive():
-            return
         s = msg.session
-        if s.slug != self.selected or self.loading != s.slug:
+        if not self._is_the_open(s.slug):
             return
         again = self._showing_stand_in(s.slug)
         self.session = s
@@ -450,7 +452,7 @@ class CrabviewApp(GuardedApp, App[None]):
 
     @on(LoadProgress)
     def _load_progress(self, msg: LoadProgress) -> None:
-        if not self._alive() or msg.slug != self.selected or self.loading != msg.slug:
+        if not self._is_the_open(msg.slug):
             return
         self.load_progress = (msg.done, msg.total, msg.phase)
         if self.model is not None:
@@ -462,10 +464,8 @@ class CrabviewApp(GuardedApp, App[None]):
 
     @on(SessionLoaded)
     def _session_loaded(self, msg: SessionLoaded) -> None:
-        if not self._alive():
-            return
         s = msg.session
-        if s.slug != self.selected or self.loading != s.slug:
+        if not self._is_the_open(s.slug):
             return  # another session chosen, or this open stopped (deleted, store replaced)
         had_stand_in = self._showing_stand_in(s.slug)
         self.loading = None
