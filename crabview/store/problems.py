@@ -46,7 +46,7 @@ CODES: dict[str, tuple[str, str]] = {
     "leftover_tmp": (WARNING, "a tmp file left by an interrupted atomic write"),
     "session_unlisted": (WARNING, "the daemon's session listing skips this directory"),
     "step_gap": (WARNING, "step numbers are missing"),
-    "step_order": (WARNING, "step numbers past 999999: load order is no longer numeric"),
+    "step_order": (WARNING, "load order is not numeric: step numbers past 999999, or names not zero-padded to 6 digits (step-+5)"),
     "duplicate_step_number": (WARNING, "two files carry the same step number"),
     "skipped_name": (WARNING, "a step- name the daemon never reads (not valid UTF-8)"),
     "step_rewritten": (WARNING, "a step file changed after it was first read: the daemon never rewrites a step"),
@@ -154,8 +154,10 @@ def session_problems(s: "Session") -> list[Problem]:
             numbers[n] = name
         if prev_num is not None and n < prev_num and order_broken is None:
             # the first name that loads after a larger number: e.g. step-999999
-            # after step-1000000 (byte order compares "1" < "9")
+            # after step-1000000 (byte order compares "1" < "9"), or any step
+            # after step-+5 (the daemon's u64 parse takes the "+"; "+" sorts first)
             order_broken = f"{prev_name} (step {prev_num}) loads before {name} (step {n})"
+            order_broken_name = name
         if prev_num is None or n > prev_num:
             prev_num, prev_name = n, name
     for name in sorted(s.rewritten):
@@ -173,6 +175,10 @@ def session_problems(s: "Session") -> list[Problem]:
                     f"step numbers past 999999 ({len([k for k in numbers if k > 999999])} files): "
                     + (f"{order_broken}, in the daemon's byte order" if order_broken else "names widen past 6 digits"),
                 )
+            )
+        elif order_broken is not None:  # names that are not the daemon's zero-padded 6 digits
+            out.append(
+                problem("step_order", slug, order_broken_name, f"load order is not numeric: {order_broken}, in the daemon's byte order")
             )
         present = len([k for k in numbers if k >= 1])  # step-000000 fills no gap in 1..top
         if s.partial is not None:

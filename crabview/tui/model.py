@@ -53,6 +53,7 @@ class TimelineModel:
         self.tools = ToolIndex()
         self._summary: dict[int, str] = {}
         self._prev_num: int | None = None
+        self._last_num: int | None = None
         self.problem_rows: list[int] = []  # errors and warnings: where `e` stops
         self.info_rows: list[int] = []  # lenient decodes
         self.compact_rows: list[int] = []
@@ -100,6 +101,7 @@ class TimelineModel:
         self.compact_rows = []
         self._summary.clear()
         self._prev_num = None
+        self._last_num = None
         self.tools = ToolIndex(self.steps)
         self._append_rows(0)
         self._snapshot_facts()
@@ -140,7 +142,8 @@ class TimelineModel:
 
     def _append_rows(self, start: int) -> None:
         rows = self.rows
-        prev = self._prev_num
+        prev = self._prev_num  # the largest number so far: a smaller one loads out of numeric order
+        last = self._last_num  # the previous row's number: gaps are between neighbours
         steps = self.steps
         numbers: list[int] | None = None  # built on the first gap only
         check = self._check
@@ -155,16 +158,18 @@ class TimelineModel:
                 n = step_number(name) if ".tmp." not in name else None
             flag = 0
             if n is not None:
-                if prev is not None:
-                    if n > prev + 1:
-                        if numbers is None:
-                            numbers = self._all_numbers()
-                        missing = self._missing_between(prev, n, numbers)
-                        if missing > 0:
-                            rows.append(Row(ROW_GAP, i, missing))
-                    elif n < prev:
-                        flag = 1
+                if last is not None and n > last + 1:
+                    # numbers between the two neighbours that no step carries (in byte
+                    # order step-1000000 sits between step-100000 and step-100001: none)
+                    if numbers is None:
+                        numbers = self._all_numbers()
+                    missing = self._missing_between(last, n, numbers)
+                    if missing > 0:
+                        rows.append(Row(ROW_GAP, i, missing))
+                if prev is not None and n < prev:
+                    flag = 1
                 prev = n if prev is None or n > prev else prev
+                last = n
             kind = st.kind
             self.row_of_step.append(len(rows))
             if kind == m.KIND_COMPACT or kind == m.KIND_LEGACY:
@@ -179,6 +184,7 @@ class TimelineModel:
             if kind == m.KIND_COMPACT and self.session.memory is not None:
                 pass
         self._prev_num = prev
+        self._last_num = last
         # compacts whose archive is missing are problems too (checked at render/nav time)
 
     # -- queries ----------------------------------------------------------------

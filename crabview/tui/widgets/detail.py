@@ -158,7 +158,11 @@ def decoded_widgets(model: TimelineModel, i: int) -> list[Any]:
         entry = mem.resolve(v.archive_name) if mem is not None else None
         hdr = Text()
         hdr.append(f"compact boundary → archive {visible(v.archive_name, multiline=False)} (archived {visible(v.archived_at, multiline=False)})\n", style="bold yellow")
-        if model.boundary_index == i:
+        if model.boundary_index == i and model.load_status == "pending":
+            hdr.append("The last boundary read so far: if the rest of the session loads, the daemon starts here on resume and prepends the archive below.\n", style="yellow")
+        elif model.boundary_index == i and model.load_status != "ok":
+            hdr.append("The last boundary, but the daemon's load of this session fails: nothing is replayed and no archive is prepended.\n", style="red")
+        elif model.boundary_index == i:
             hdr.append("This is the replay boundary: on resume the daemon starts here and prepends the archive below.\n")
         else:
             hdr.append("An earlier boundary: a later compact supersedes it, nothing before that one is replayed.\n", style="bright_black")
@@ -168,12 +172,19 @@ def decoded_widgets(model: TimelineModel, i: int) -> list[Any]:
             out.extend(text_widget(entry.content, markdown=True))
         else:
             why = "memory.db is unreadable" if (mem is not None and mem.status == "unreadable") else "memory.db has no entry by that name"
-            out.append(note(f"{why}; the daemon injects this text instead:", "bold red"))
+            out.append(note(f"{why}; the daemon injects this text instead{' (if it resumes from here)' if model.boundary_index != i or model.load_status != 'ok' else ''}:", "bold red"))
             out.append(Static(Text(f"[archived context unavailable: {visible(v.archive_name, multiline=False)}]"), classes="plain"))
         return out
     if t is m.LegacyCompact:
         out.append(Static(Text(f"legacy compact{' “' + one_line(v.title, 60) + '”' if v.title else ''} · archived {one_line(v.archived_at, 40) or '?'}", style="bold yellow"), classes="head"))
-        out.append(note("an old-style boundary: the summary is inline, not an archive; replay restarts here without prepending anything"))
+        if model.boundary_index != i:
+            out.append(note("an old-style boundary, superseded by a later one: nothing before that one is replayed"))
+        elif model.load_status == "pending":
+            out.append(note("an old-style boundary (the summary is inline, not an archive): replay restarts here if the rest of the session loads"))
+        elif model.load_status != "ok":
+            out.append(note("an old-style boundary, the last one, but the daemon's load of this session fails: nothing is replayed"))
+        else:
+            out.append(note("an old-style boundary: the summary is inline, not an archive; replay restarts here without prepending anything"))
         out.extend(text_widget(v.compact, markdown=True))
         return out
     if t is m.ToolResultEvent:

@@ -77,6 +77,14 @@ SHORT_LABEL = {
 }
 
 
+def _short(label: str) -> str:
+    """The narrow form of a row label (an order warning keeps its mark beside the replay's word)."""
+    if label.startswith("↯ order · "):
+        rest = SHORT_LABEL.get(label[10:], label[10:])
+        return f"↯ order · {rest}" if rest else "↯ order"
+    return SHORT_LABEL.get(label, label)
+
+
 def _fit(text: str, room: int) -> str:
     """``text`` cut to ``room`` cells, with an ellipsis when cut."""
     if Segment(text).cell_length <= room:
@@ -386,18 +394,21 @@ class Timeline(ScrollView, can_focus=True):
                 label, lstyle = "leftover tmp · skipped", S_WARN
         elif st.kind == m.KIND_UNPARSABLE:
             label, lstyle = "skipped by daemon", S_BAD
-        elif row.extra:
-            label, lstyle = "↯ out of numeric order", S_WARN
-        elif st.notes:
-            label, lstyle = "lenient decode", Style(color="cyan", italic=True)
         elif dim:
             label = "not replayed"
         elif st.kind == m.KIND_ENTRY and model.load_status == "pending":
             label = "replay pending"  # the rest of the session may still fail the load
         elif st.kind == m.KIND_ENTRY and model.load_status != "ok":
             label, lstyle = "not replayed (load fails)", S_BAD
+        elif st.notes:
+            label, lstyle = "lenient decode", Style(color="cyan", italic=True)
+        if row.extra and st.kind not in (m.KIND_UNREADABLE, m.KIND_UNPARSABLE) and not is_tmp:
+            # a warning of its own, beside what the replay does with the row (never instead of it)
+            label = f"↯ order · {label}" if label else "↯ out of numeric order"
+            if lstyle is S_LABEL_DIM:
+                lstyle = S_WARN
         if label and width - 9 - 2 - 14 - len(label) - 2 < 24:  # narrow: a short label, the summary keeps its room
-            label = SHORT_LABEL.get(label, label)
+            label = _short(label)
         room = width - 9 - 2 - 14 - (len(label) + 2 if label else 0)
         text = model.summary_of(i)
         if st.kind == m.KIND_EVENT and text.startswith(role):  # the event name is already in the role column
@@ -451,7 +462,14 @@ class Timeline(ScrollView, can_focus=True):
     def _divider(self, model: TimelineModel, i: int, st, width: int, dim: bool) -> list[Segment]:
         v = st.value
         is_boundary = model.boundary_index == i
-        where = "replay starts here" if is_boundary else "earlier boundary · not replayed"
+        if not is_boundary:
+            where = "earlier boundary · not replayed"
+        elif model.load_status == "pending":
+            where = "replay starts here if the rest loads"
+        elif model.load_status != "ok":
+            where = "last boundary · the load fails: nothing is replayed"
+        else:
+            where = "replay starts here"
         if st.kind == m.KIND_COMPACT:
             found = model.archive_found.get(v.archive_name, False)
             state = "in memory.db" if found else "MISSING from memory.db"
