@@ -444,8 +444,10 @@ def check(target: str | None, as_json: bool, fail_on: str) -> None:
         n = len(problems)
         parts = ", ".join(f"{counts[sev]} {sev if sev == 'info' or counts[sev] == 1 else sev + 's'}" for sev in SEVERITIES if counts[sev])
         sessions_n = len(list(store.session_entries()))
+        with_problems = len({p.slug for p in problems if p.slug is not None})
         out.line(
-            f"{n} problem{'s' if n != 1 else ''}{' (' + parts + ')' if parts else ''} in {sessions_n} session{'s' if sessions_n != 1 else ''}"
+            f"{n} problem{'s' if n != 1 else ''}{' (' + parts + ')' if parts else ''} in {with_problems} session{'s' if with_problems != 1 else ''}"
+            f" ({sessions_n} checked)"
             + (f"; {failing} at --fail-on {fail_on} or worse" if failing else ""),
             err=True,
         )

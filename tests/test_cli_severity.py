@@ -95,3 +95,23 @@ def test_ls_columns_align_past_30_character_titles(tmp_path: Path) -> None:
         k = line.index(" 0 ") if " 0 " in line else None
         assert k is not None
         assert cell_len(line[: k + 2]) == col + len("STEPS"), line
+
+
+def test_the_summary_counts_the_sessions_that_have_problems_of_those_checked(tmp_path) -> None:
+    """Two problems in one session of two: 'in 1 session (2 checked)', not 'in 2 sessions'."""
+    import subprocess
+    import sys
+
+    from crabview.demo import DaemonWriter
+    from crabview.store import models as m
+
+    w = DaemonWriter(tmp_path / "root")
+    bad = w.create_session("Crab", "user")
+    w.append(bad, m.HistoryEntry(message=m.Message("user", [m.TextBlock("x")])))
+    (w.sessions_dir / bad / "step-000002").write_bytes(b'{"torn')
+    (w.sessions_dir / bad / "step-000009").write_bytes(b'{"torn')
+    good = w.create_session("Crab", "other")
+    w.append(good, m.HistoryEntry(message=m.Message("user", [m.TextBlock("fine")])))
+    r = subprocess.run([sys.executable, "-m", "crabview", "check", str(tmp_path / "root")], capture_output=True, text=True)
+    last = r.stderr.strip().splitlines()[-1]
+    assert " in 1 session (2 checked)" in last, last

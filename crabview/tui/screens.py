@@ -121,7 +121,8 @@ class ProblemsScreen(ModalScreen[tuple[str, str | None] | None]):
                 counts[p.severity] = counts.get(p.severity, 0) + 1
             parts = " · ".join(f"{counts[k]} {k}" for k in ("error", "warning", "info") if counts.get(k))
             n = len(self.problems)
-            head = f"{n:,} problem{'' if n == 1 else 's'} in {self.sessions:,} session{'' if self.sessions == 1 else 's'}" + (f" ({parts})" if parts else "")
+            k = len({p.slug for p in self.problems if p.slug is not None})  # sessions that have one, of those looked at
+            head = f"{n:,} problem{'' if n == 1 else 's'} in {k:,} session{'' if k == 1 else 's'} ({self.sessions:,} checked)" + (f" ({parts})" if parts else "")
             yield Static(Text(head + " · Enter jumps to it", style="bold"))
             yield OptionList(id="problems-list")
 
