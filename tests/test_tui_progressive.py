@@ -326,3 +326,22 @@ async def test_the_default_session_opens_end_first_from_the_summaries_listing(tm
         assert [app.model.steps[r.index].name for r in app.model.rows[1:]] == [f"step-{n:06d}" for n in range(102, 122)]
         await whole(pilot, gate)
         assert len(app.model.steps) == 121 and app.timeline.follow
+
+
+async def test_a_late_answer_of_an_earlier_open_of_the_same_session_is_dropped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chosen, left and chosen again: only the newest open's answer is shown (events between the two opens
+    were not kept for the first one, so its whole session could miss a step)."""
+    from crabview.tui.messages import SessionLoaded
+
+    async with reading(tmp_path, monkeypatch) as (pilot, app, gate, big):
+        stale = app.session  # an answer of open 1 (a stand-in will do: only its open number matters)
+        app.select_session("crab_other_1")
+        await wait_for(pilot, lambda: app.model is not None and app.model.slug == "crab_other_1" and app.loading is None)
+        app.select_session(big)  # open 3
+        app.post_message(SessionLoaded(stale, 0.0, app.model, 1))  # open 1's late answer
+        await pilot.pause(0.2)
+        assert app.loading == big and (app.model is None or app.model.slug != big or app.model.partial is not None)
+        for _ in range(4):
+            gate.release()
+        await wait_for(pilot, lambda: app.loading is None and app.model is not None and app.model.slug == big and app.model.partial is None)
+        assert len(app.model.steps) == 121

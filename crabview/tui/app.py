@@ -127,6 +127,7 @@ class CrabviewApp(GuardedApp, App[None]):
         self._handed_over = False  # the store's first listings were handed to the opener (once)
         self._reconciled: Session | None = None  # the loaded session last checked for a reconcile
         self._open_started = 0.0  # monotonic time the open in progress (or last) began
+        self._open_id = 0  # numbers the opens: a late answer of an earlier one is dropped
         self.load_progress: tuple[int, int, str] | None = None  # (done, total, phase) of the session being opened
         self.store_event: tuple[str, float] | None = None  # (state, when) of the last store replacement
         self.search = SearchState()
@@ -382,7 +383,8 @@ class CrabviewApp(GuardedApp, App[None]):
         self.timeline.set_model(None, f"loading {one_line(slug, 60)}…")
         self._main(TimelineHeader).show(None, f"loading {one_line(slug, 60)}…")
         self.opener.expect(slug)
-        self.load_session(slug)
+        self._open_id += 1
+        self.load_session(slug, self._open_id)
 
     @on(SessionsPane.Selected)
     def _pane_selected(self, msg: SessionsPane.Selected) -> None:
@@ -391,22 +393,23 @@ class CrabviewApp(GuardedApp, App[None]):
         self.select_session(msg.slug)
 
     @work(thread=True, exclusive=True, group="session", name="load_session")
-    def load_session(self, slug: str) -> None:
-        self.opener.run(slug)
+    def load_session(self, slug: str, open_id: int = 0) -> None:
+        self.opener.run(slug, open_id)
 
     def _showing_stand_in(self, slug: str) -> bool:
         """Whether the timeline shows the end of ``slug`` while the rest is read."""
         s = self.session
         return s is not None and s.slug == slug and s.partial is not None and self.model is not None
 
-    def _is_the_open(self, slug: str) -> bool:
-        """Whether a worker's message about ``slug`` is for the open in progress (alive, chosen, not stopped)."""
-        return self._alive() and slug == self.selected and self.loading == slug
+    def _is_the_open(self, slug: str, open_id: int) -> bool:
+        """Whether a worker's message is for the open in progress (alive, chosen, not stopped, not an
+        earlier open of the same session whose answer came late)."""
+        return self._alive() and slug == self.selected and self.loading == slug and open_id == self._open_id
 
     @on(SessionPartial)
     def _session_partial(self, msg: SessionPartial) -> None:
         s = msg.session
-        if not self._is_the_open(s.slug):
+        if not self._is_the_open(s.slug, msg.open_id):
             return
         again = self._showing_stand_in(s.slug)
         self.session = s
@@ -452,7 +455,7 @@ class CrabviewApp(GuardedApp, App[None]):
 
     @on(LoadProgress)
     def _load_progress(self, msg: LoadProgress) -> None:
-        if not self._is_the_open(msg.slug):
+        if not self._is_the_open(msg.slug, msg.open_id):
             return
         self.load_progress = (msg.done, msg.total, msg.phase)
         if self.model is not None:
@@ -465,7 +468,7 @@ class CrabviewApp(GuardedApp, App[None]):
     @on(SessionLoaded)
     def _session_loaded(self, msg: SessionLoaded) -> None:
         s = msg.session
-        if not self._is_the_open(s.slug):
+        if not self._is_the_open(s.slug, msg.open_id):
             return  # another session chosen, or this open stopped (deleted, store replaced)
         had_stand_in = self._showing_stand_in(s.slug)
         self.loading = None

@@ -28,6 +28,7 @@ class SessionLoaded(Message):
     session: Session
     seconds: float
     model: Any  # TimelineModel, built in the worker
+    open_id: int = 0  # which open it answers (app.select_session numbers them): a stopped one's is dropped
 
 
 @dataclass
@@ -36,6 +37,7 @@ class SessionPartial(Message):
 
     session: Session  # a stand-in: ``session.partial`` says how much it holds
     model: Any  # TimelineModel of the stand-in, built in the worker
+    open_id: int = 0
 
 
 @dataclass
@@ -46,6 +48,7 @@ class LoadProgress(Message):
     done: int
     total: int
     phase: str = "reading"  # reading | rows (building the view of a read session)
+    open_id: int = 0
 
 
 @dataclass

@@ -88,7 +88,7 @@ class SessionOpener:
                 return None
         return slot[2][0] if slot[2] else None
 
-    def run(self, slug: str) -> None:
+    def run(self, slug: str, open_id: int = 0) -> None:
         app = self.app
         worker = get_current_worker()
         t0 = time.perf_counter()
@@ -103,7 +103,7 @@ class SessionOpener:
             model = TimelineModel(stand_in)
             model.compute_facts()
             self.painted.clear()
-            app.post_message(SessionPartial(stand_in, model))
+            app.post_message(SessionPartial(stand_in, model, open_id))
             # let the UI thread paint it before reading on: the two share one GIL
             self.painted.wait(PAINT_WAIT)
 
@@ -112,7 +112,7 @@ class SessionOpener:
             now = time.perf_counter()
             if now - last[0] >= PROGRESS_EVERY:
                 last[0] = now
-                app.post_message(LoadProgress(slug, done, total))
+                app.post_message(LoadProgress(slug, done, total, open_id=open_id))
 
         with self._lock:
             slot = self._slot if self._slot is not None and self._slot[0] == slug else None
@@ -133,11 +133,11 @@ class SessionOpener:
                         if self._slot is slot:  # a later summary lists for itself
                             self._slot = None
             check()
-            app.post_message(LoadProgress(slug, len(s.steps), len(s.steps), "rows"))
+            app.post_message(LoadProgress(slug, len(s.steps), len(s.steps), "rows", open_id))
             model = TimelineModel(s, check)
             model._check = None  # built: later rebuilds run on the UI thread
             check()
             model.compute_facts()
         except LoadCancelled:
             return
-        app.post_message(SessionLoaded(s, time.perf_counter() - t0, model))
+        app.post_message(SessionLoaded(s, time.perf_counter() - t0, model, open_id))
