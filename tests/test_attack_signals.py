@@ -49,3 +49,33 @@ def test_sigint_during_long_work(big_store: Path, cmd: list[str]) -> None:
     text = err.decode()
     assert "Traceback" not in text, text
     assert p.returncode == 130, (p.returncode, text)
+
+
+def test_a_signal_ends_the_process_even_when_the_normal_exit_hangs() -> None:
+    """Textual's shutdown can block for good once the terminal is gone (its writer thread died on
+    the dead tty; a closed tmux left such processes behind): after SIGHUP/SIGTERM the process
+    ends itself once the grace is over, with 128 + the signal."""
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import asyncio, os, signal, threading\n"
+        "from crabview.tui import safe_ui\n"
+        "class HangingApp:\n"
+        "    is_headless = False\n"
+        "    exit_signal = None\n"
+        "    def exit(self, return_code=0):\n"
+        "        threading.Event().wait()  # the shutdown that never returns\n"
+        "async def main():\n"
+        "    safe_ui.install_signal_exit(HangingApp())\n"
+        "    os.kill(os.getpid(), signal.SIG{sig})\n"
+        "    await asyncio.sleep(60)\n"
+        "asyncio.run(main())\n"
+    )
+    for sig, code_want, most in (("HUP", 129, 2.0), ("TERM", 143, 5.0)):
+        t = time.monotonic()
+        r = subprocess.run([sys.executable, "-c", code.format(sig=sig)], capture_output=True, timeout=30)
+        took = time.monotonic() - t
+        assert r.returncode == code_want, (sig, r.returncode, r.stderr[-500:])
+        assert most <= took < most + 10, (sig, took)

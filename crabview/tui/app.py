@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.worker import get_current_worker
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -781,6 +781,29 @@ class CrabviewApp(GuardedApp, App[None]):
         event.prevent_default()
         opener()
         return True
+
+    async def on_event(self, event: Any) -> None:
+        # Keys typed right after `:` (paste speed) must reach the prompt in
+        # order. Until its input has focus, Textual parks a key on the new
+        # screen's own queue and replays it later, after the keys behind it
+        # (":12⏎" went to step 1: the Enter overtook the 2). So they go to
+        # the prompt from here, before Textual routes them.
+        if isinstance(event, events.Key) and self._to_opening_prompt(event):
+            return
+        await super().on_event(event)
+
+    def _to_opening_prompt(self, event: Any) -> bool:
+        prompt = self._goto_prompt
+        if prompt is None or prompt not in self.screen_stack:
+            return False
+        found = prompt.query("#goto-input") if prompt.is_mounted else None
+        if found and found.first().has_focus:
+            return False  # the input has it from here on, in order
+        if prompt.type_key(event.key, event.character):
+            event.stop()
+            event.prevent_default()
+            return True
+        return False
 
     def forward_search_key(self, event: Any) -> bool:
         """Hand a key meant for the opening search box (or `:` prompt) to it; False when none is opening."""

@@ -96,13 +96,21 @@ class GuardedApp:
         self.exit(message=Text(f"crabview: {msg}"), return_code=2)  # type: ignore[attr-defined]
 
 
+# seconds the normal exit gets after a signal before the process ends itself
+SIGNAL_EXIT_GRACE: dict[int, float] = {}
+
+
 def install_signal_exit(app: Any) -> None:
     """SIGTERM and SIGHUP end the app the normal way, so Textual restores
     the terminal (alternate screen off, mouse tracking off, cursor shown)
     instead of the process dying with the terminal left in app mode."""
     import asyncio
+    import os
     import signal
+    import threading
 
+    SIGNAL_EXIT_GRACE.setdefault(signal.SIGHUP, 2.0)  # no terminal to restore
+    SIGNAL_EXIT_GRACE.setdefault(signal.SIGTERM, 5.0)
     if getattr(app, "is_headless", False):
         return  # tests drive a headless app inside the test process
     try:
@@ -112,6 +120,14 @@ def install_signal_exit(app: Any) -> None:
 
     def on_signal(sig: int) -> None:
         app.exit_signal = sig
+        # Textual's shutdown can block for good once the terminal is gone: its
+        # writer thread dies on the dead tty and the restoring writes wait on
+        # a full queue (seen with gdb on processes left behind by a closed
+        # tmux). A process whose terminal went away must not linger: if the
+        # normal exit has not ended it by then, end it.
+        watchdog = threading.Timer(SIGNAL_EXIT_GRACE.get(sig, 5.0), os._exit, args=(128 + sig,))
+        watchdog.daemon = True
+        watchdog.start()
         app.exit(return_code=128 + sig)
 
     for sig in (signal.SIGTERM, signal.SIGHUP):

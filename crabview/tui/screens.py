@@ -213,14 +213,6 @@ class GotoStep(ModalScreen[int | None]):
         if self.submit_on_mount:
             self._answer(inp.value)
 
-    def on_key(self, event) -> None:
-        # This screen is up but its input not yet focused (a busy machine
-        # widens that moment): a key lands on the screen itself; it is the prompt's.
-        found = self.query("#goto-input")
-        if found and not found.first().has_focus and self.type_key(event.key, event.character):
-            event.stop()
-            event.prevent_default()
-
     def type_key(self, key: str, character: str | None) -> bool:
         """A key that was meant for the prompt; False if it is not one the prompt takes."""
         mounted = self.is_mounted and bool(self.query("#goto-input"))
