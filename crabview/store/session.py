@@ -87,25 +87,24 @@ class StepSource:
         if d.kind != step.kind:
             return None  # changed on disk since the verdict: show nothing rather than a mismatch
         v = d.value
+        self._remember(name, v)
+        return v
+
+    def _remember(self, name: str, v: Any) -> None:
+        """Put a value in the LRU, as its most recent entry."""
         with self._lock:
             cache = self.cache
             cache.pop(name, None)  # another thread may have read it meanwhile
             while cache and len(cache) >= self.maxsize:
                 del cache[next(iter(cache))]  # dicts keep insertion order: the oldest goes
             cache[name] = v
-        return v
 
     def put(self, step: "StepFile", d: Any) -> None:
         """Cache ``step``'s value from a decode of its bytes read elsewhere (``read_ahead``'s child)."""
         if d.kind != step.kind:
             return  # changed on disk since the verdict: ``value`` decides
-        with self._lock:
-            cache = self.cache
-            cache.pop(step.name, None)
-            while cache and len(cache) >= self.maxsize:
-                del cache[next(iter(cache))]
-            cache[step.name] = d.value
-            self.reads += 1
+        self.reads += 1
+        self._remember(step.name, d.value)
 
     def prefetch(self, steps: "Sequence[StepFile]") -> None:
         """Read and decode the lazy ``steps`` not cached, in one pass over a
@@ -131,9 +130,7 @@ class StepSource:
             d = decode_step(data)
             if d.kind != st.kind:
                 continue  # changed on disk since the verdict: ``value`` decides
-            if len(cache) >= self.maxsize:
-                del cache[next(iter(cache))]
-            cache[st.name] = d.value
+            self._remember(st.name, d.value)  # under the lock, as the class promises
 
 
 READ_AHEAD = 256  # steps read per batch by ``read_ahead``
